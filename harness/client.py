@@ -1,0 +1,51 @@
+"""A small client for the services' own HTTP APIs (publish, ledger, state, received)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class SuiteClient:
+    """Talks to service-1 and service-2 of any target."""
+
+    def __init__(self, service1_url: str, service2_url: str, timeout: float = 10.0) -> None:
+        self.service1 = httpx.Client(base_url=service1_url, timeout=timeout)
+        self.service2 = httpx.Client(base_url=service2_url, timeout=timeout)
+
+    def close(self) -> None:
+        self.service1.close()
+        self.service2.close()
+
+    def publish(self, topic: str, run: str, seq: int, **fields: Any) -> httpx.Response:
+        body = {"run": run, "seq": seq, "sent_at": time.time(), **fields}
+        return self.service1.post(f"/publish/{topic}", json=body)
+
+    def publish_ok(self, topic: str, run: str, seq: int, **fields: Any) -> dict[str, Any]:
+        response = self.publish(topic, run, seq, **fields)
+        if response.status_code != 200:
+            status = response.status_code
+            raise AssertionError(f"publish {topic} seq {seq}: {status} {response.text}")
+        return response.json()
+
+    def ledger(self, run: str) -> list[dict[str, Any]]:
+        response = self.service1.get("/ledger", params={"run": run})
+        response.raise_for_status()
+        return response.json()["records"]
+
+    def received_by_service2(self, run: str) -> list[dict[str, Any]]:
+        response = self.service2.get("/received", params={"run": run})
+        response.raise_for_status()
+        return response.json()["records"]
+
+    def state(self) -> Any:
+        response = self.service1.get("/state")
+        response.raise_for_status()
+        return response.json()["value"]

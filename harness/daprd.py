@@ -1,0 +1,355 @@
+"""Finding, checking and installing the pinned daprd.
+
+Lookup order: `$DAPRD`, `daprd` on PATH, `~/.dapr/bin/daprd`. When none is there, the
+official release archive is used where it can be downloaded; otherwise daprd is built
+from the Go module proxy the way the release is built (`-tags allcomponents`, CGO off,
+version ldflags) and installed to `~/.dapr/bin/daprd`. What is present is never rebuilt.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+MODULE = "github.com/dapr/dapr"
+COMMAND = f"{MODULE}/cmd/daprd"
+VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-rc\.\d+)?$")
+RELEASE_URL = "https://github.com/dapr/dapr/releases/download/v{version}/daprd_{os}_{arch}.tar.gz"
+DEFAULT_INSTALL = Path.home() / ".dapr" / "bin" / "daprd"
+
+# Module versions that a Dapr release requires but some Go module proxies do not serve
+# (seen: a proxy that answers 403 "not available"). Only when the exact build is refused
+# for one of these does the build take the substitute, and it says so; each substitute
+# touches code this suite never runs (workflows, the pulsar component).
+# Each entry: replaced module path -> (the module the proxy refuses, what to use instead).
+SUBSTITUTES: dict[str, dict[str, tuple[str, str]]] = {
+    "1.18.3": {
+        "github.com/dapr/durabletask-go": (
+            "github.com/dapr/durabletask-go",
+            "github.com/dapr/durabletask-go v0.12.1",
+        ),
+        # dapr's fork of the pulsar client: drop the replace, take the upstream release
+        "github.com/apache/pulsar-client-go": ("github.com/twmb/pulsar-client-go", ""),
+        "github.com/iskorotkov/avro/v2": ("github.com/iskorotkov/avro/v2", "local:avro"),
+    },
+}
+
+# The pulsar registration in daprd sets two limits on this library's global config; the
+# shim keeps that compiling when the library itself cannot be downloaded.
+AVRO_SHIM = """package avro
+
+// Config carries the two limits daprd sets for the pulsar component.
+type Config struct {
+	MaxSliceAllocSize int
+	MaxMapAllocSize   int
+}
+
+// API is what a frozen Config becomes.
+type API interface{}
+
+// Freeze returns the config as an API value.
+func (c Config) Freeze() API { return c }
+
+// DefaultConfig is the global config daprd assigns at start.
+var DefaultConfig API = Config{}
+"""
+
+Progress = Callable[[str], None]
+
+
+def _say(message: str) -> None:
+    print(f"[daprd] {message}", file=sys.stderr, flush=True)
+
+
+def check_version_string(version: str) -> str:
+    version = version.strip().lstrip("v")
+    if not VERSION_PATTERN.match(version):
+        raise HarnessError(f"DAPR_VERSION={version!r} is not a Dapr release number like 1.18.3")
+    return version
+
+
+def reported_version(binary: Path) -> str:
+    """What `daprd --version` prints, stripped."""
+    if not binary.exists():
+        raise HarnessError(f"daprd not found at {binary}")
+    if not os.access(binary, os.X_OK):
+        raise HarnessError(f"daprd at {binary} is not executable (chmod +x it or remove it)")
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except OSError as exc:
+        raise HarnessError(f"daprd at {binary} cannot run: {exc.strerror}") from None
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[-1].strip() if text else ""
+
+
+def candidates(env: dict[str, str] | None = None) -> list[tuple[str, Path]]:
+    env = dict(os.environ if env is None else env)
+    found: list[tuple[str, Path]] = []
+    if env.get("DAPRD"):
+        found.append(("$DAPRD", Path(env["DAPRD"])))
+    on_path = shutil.which("daprd", path=env.get("PATH"))
+    if on_path:
+        found.append(("PATH", Path(on_path)))
+    found.append(("~/.dapr/bin", DEFAULT_INSTALL))
+    return found
+
+
+def locate(version: str, env: dict[str, str] | None = None) -> Path | None:
+    """The first daprd in lookup order, checked to be `version`; None if there is none.
+
+    A daprd named by $DAPRD must exist and match: the user asked for that one.
+    """
+    for source, path in candidates(env):
+        if not path.exists():
+            if source == "$DAPRD":
+                raise HarnessError(f"DAPRD={path} does not exist")
+            continue
+        found = reported_version(path)
+        if found.lstrip("v") == version:
+            return path
+        if source == "$DAPRD" or path == DEFAULT_INSTALL:
+            raise HarnessError(
+                f"daprd at {path} ({source}) is version {found or 'unknown'}, "
+                f"the stack is pinned to {version} (set DAPR_VERSION or remove that binary)"
+            )
+    return None
+
+
+def ensure_daprd(version: str, progress: Progress = _say) -> Path:
+    """Return a daprd of `version`, installing it when absent."""
+    version = check_version_string(version)
+    path = locate(version)
+    if path:
+        return path
+    install_to = DEFAULT_INSTALL
+    progress(f"daprd {version} not found; installing to {install_to}")
+    if not download_release(version, install_to, progress):
+        build_from_module_proxy(version, install_to, progress)
+    found = reported_version(install_to)
+    if found.lstrip("v") != version:
+        raise HarnessError(f"installed daprd reports {found!r}, expected {version}")
+    return install_to
+
+
+def download_release(version: str, target: Path, progress: Progress) -> bool:
+    """Fetch the official archive; False when there is no route to it."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    url = RELEASE_URL.format(version=version, os="linux", arch=arch)
+    progress(f"trying the release archive {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - fixed https URL
+            data = response.read()
+    except OSError as exc:
+        progress(f"release archive not reachable ({exc}); building from the Go module proxy")
+        return False
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.extractfile("daprd")
+        if member is None:
+            raise HarnessError(f"{url} has no daprd inside")
+        _install_bytes(member.read(), target)
+    progress(f"installed the release binary to {target}")
+    return True
+
+
+def _install_bytes(data: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    tmp.write_bytes(data)
+    tmp.chmod(0o755)
+    tmp.replace(target)
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    version: str
+    commit: str
+    gomod: Path
+
+
+def module_info(version: str) -> ModuleInfo:
+    result = _go(["mod", "download", "-json", f"{MODULE}@v{version}"], cwd=Path.cwd(), check=False)
+    info = json.loads(result.stdout or "{}")
+    if info.get("Error") or result.returncode != 0:
+        raise HarnessError(
+            f"unknown Dapr version {version}: the Go module proxy has no {MODULE}@v{version} "
+            f"({info.get('Error', result.stderr.strip())})"
+        )
+    commit = info.get("Origin", {}).get("Hash", "")
+    return ModuleInfo(version=version, commit=commit, gomod=Path(info["GoMod"]))
+
+
+def replace_lines(gomod_text: str) -> list[str]:
+    """The `old => new` lines of every replace directive in a go.mod."""
+    lines: list[str] = []
+    in_block = False
+    for raw in gomod_text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if line.startswith("replace ("):
+            in_block = True
+        elif in_block and line == ")":
+            in_block = False
+        elif in_block and "=>" in line:
+            lines.append(line)
+        elif line.startswith("replace ") and "=>" in line:
+            lines.append(line[len("replace ") :].strip())
+    return lines
+
+
+def wrapper_gomod(info: ModuleInfo, go_version: str, substitutes: dict[str, str]) -> str:
+    """go.mod of the throwaway module that builds daprd with dapr's own replaces."""
+    replaces = []
+    for line in replace_lines(info.gomod.read_text()):
+        old_path = line.split()[0]
+        if old_path in substitutes:
+            continue
+        replaces.append(line)
+    for old_path, new in substitutes.items():
+        if new.startswith("local:"):
+            replaces.append(f"{old_path} => ./{new.removeprefix('local:')}")
+        elif new:
+            replaces.append(f"{old_path} => {new}")
+    body = "\n".join(f"\t{line}" for line in replaces)
+    return (
+        f"module daprd-build\n\ngo {go_version}\n\nrequire {MODULE} v{info.version}\n\n"
+        f"replace (\n{body}\n)\n"
+    )
+
+
+def go_directive(gomod_text: str) -> str:
+    match = re.search(r"^go (\S+)", gomod_text, re.MULTILINE)
+    return match.group(1) if match else "1.22"
+
+
+def ldflags(info: ModuleInfo) -> str:
+    return " ".join(
+        [
+            f"-X {MODULE}/pkg/buildinfo.version={info.version}",
+            f"-X {MODULE}/pkg/buildinfo.gitcommit={info.commit}",
+            f"-X {MODULE}/pkg/buildinfo.gitversion=v{info.version}",
+            f"-X github.com/dapr/kit/logger.DaprVersion={info.version}",
+            "-s -w",
+        ]
+    )
+
+
+def _go(
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if not shutil.which("go"):
+        raise HarnessError("building daprd needs Go (1.26.6 or newer for Dapr 1.18): install it")
+    result = subprocess.run(
+        ["go", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise HarnessError(f"go {' '.join(args[:2])} failed: {_last_error(result.stderr)}")
+    return result
+
+
+def _last_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def refused_modules(stderr: str) -> set[str]:
+    """Module paths the proxy refused, from `go mod tidy` output."""
+    return set(re.findall(r"(\S+)@v\S+: reading \S+: 40[34]", stderr))
+
+
+def _write_wrapper(workdir: Path, info: ModuleInfo, substitutes: dict[str, str]) -> None:
+    for name in ("go.mod", "go.sum"):
+        (workdir / name).unlink(missing_ok=True)
+    go_version = go_directive(info.gomod.read_text())
+    (workdir / "go.mod").write_text(wrapper_gomod(info, go_version, substitutes))
+    (workdir / "tools.go").write_text(
+        f'//go:build tools\n\npackage tools\n\nimport _ "{COMMAND}"\n'
+    )
+    if any(new == "local:avro" for new in substitutes.values()):
+        shim = workdir / "avro"
+        shim.mkdir(exist_ok=True)
+        (shim / "go.mod").write_text("module github.com/iskorotkov/avro/v2\n\ngo 1.22\n")
+        (shim / "avro.go").write_text(AVRO_SHIM)
+
+
+def _tidy(workdir: Path, info: ModuleInfo, progress: Progress) -> dict[str, str]:
+    """Resolve the wrapper's modules; fall back to known substitutes if the proxy refuses."""
+    _write_wrapper(workdir, info, {})
+    progress("resolving modules (go mod tidy)")
+    result = _go(["mod", "tidy"], cwd=workdir, check=False)
+    if result.returncode == 0:
+        return {}
+    refused = refused_modules(result.stderr)
+    known = SUBSTITUTES.get(info.version, {})
+    if not refused or not refused <= {module for module, _ in known.values()}:
+        raise HarnessError(f"go mod tidy failed: {_last_error(result.stderr)}")
+    progress(f"the Go module proxy refuses {', '.join(sorted(refused))}; using substitutes")
+    substitutes = {path: new for path, (_, new) in known.items()}
+    _write_wrapper(workdir, info, substitutes)
+    _go(["mod", "tidy"], cwd=workdir)
+    return substitutes
+
+
+def build_from_module_proxy(version: str, target: Path, progress: Progress) -> None:
+    started = time.monotonic()
+    info = module_info(version)
+    with tempfile.TemporaryDirectory(prefix="daprd-build-") as tmp:
+        workdir = Path(tmp)
+        substitutes = _tidy(workdir, info, progress)
+        progress("compiling daprd with -tags allcomponents (the first build takes many minutes)")
+        output = workdir / "daprd"
+        _build_with_ticks(workdir, info, output, progress)
+        _install_bytes(output.read_bytes(), target)
+    record = {
+        "version": version,
+        "commit": info.commit,
+        "built_seconds": round(time.monotonic() - started),
+        "substitutes": substitutes,
+    }
+    target.with_name("daprd.build.json").write_text(json.dumps(record, indent=2) + "\n")
+    progress(f"installed {target} in {record['built_seconds']} s")
+
+
+def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: Progress) -> None:
+    """Run `go build`, printing a line every 30 s so a long build shows it is alive."""
+    argv = [
+        "go", "build", "-tags", "allcomponents",
+        "-ldflags", ldflags(info), "-o", str(output), COMMAND,
+    ]  # fmt: skip
+    with subprocess.Popen(
+        argv,
+        cwd=workdir,
+        env={**os.environ, "CGO_ENABLED": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        started = time.monotonic()
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                progress(f"still compiling ({time.monotonic() - started:.0f} s)")
+        out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode != 0:
+        raise HarnessError(f"go build of daprd failed: {_last_error(out)}")

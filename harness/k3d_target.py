@@ -1,0 +1,400 @@
+"""The k3d target: the cluster that k3d/up.sh built, reached through its host ports.
+
+The e2e and load tests use it exactly like the local target (same attributes and
+methods) and never ask which one they have. It does not create the cluster: `start()`
+checks that the cluster answers and that Dapr and both services are ready, and says
+"run k3d/up.sh" when not. The kubernetes package (extra `k3d`) is imported only when a
+method needs the Kubernetes API, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLUSTER_CONFIG = REPO_ROOT / "k3d" / "cluster.yaml"
+DEFAULT_CONTEXT = "k3d-dapr-suite"
+DEFAULT_NAMESPACE = "dapr-suite"
+DAPR_NAMESPACE = "dapr-system"
+APP_IDS = ("service-1", "service-2")
+SIDECAR = "daprd"
+UP_HINT = "run k3d/up.sh"
+
+# NodePorts of k3d/manifests and k3d/values; the host side is read from cluster.yaml.
+NODE_PORTS = {
+    "service-1": 30060,
+    "service-2": 30070,
+    "daprd service-1": 30091,
+    "daprd service-2": 30092,
+    "prometheus": 30090,
+    "grafana": 30300,
+    "jaeger": 30686,
+}
+# Used when cluster.yaml cannot be read; the offline checks keep both in step.
+FALLBACK_HOST_PORTS = {
+    30060: 16060,
+    30070: 17070,
+    30091: 19091,
+    30092: 19092,
+    30090: 19090,
+    30300: 13000,
+    30686: 16686,
+}
+
+
+class K3dTargetError(RuntimeError):
+    """The cluster cannot be used; the message is one line and says what to do."""
+
+
+def host_ports(cluster_config: Path = CLUSTER_CONFIG) -> dict[int, str]:
+    """NodePort -> 'host:port' from the port mappings of k3d's cluster config."""
+    ports = {node: f"127.0.0.1:{host}" for node, host in FALLBACK_HOST_PORTS.items()}
+    try:
+        import yaml
+    except ImportError:
+        return ports
+    try:
+        with open(cluster_config, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+        for mapping in config.get("ports", []):
+            host, host_port, node_port = _split_port_spec(str(mapping.get("port", "")))
+            ports[node_port] = f"{host}:{host_port}"
+    except (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError):
+        pass  # the defaults above are those of the committed cluster.yaml
+    return ports
+
+
+def _split_port_spec(spec: str) -> tuple[str, int, int]:
+    """'127.0.0.1:16060:30060/tcp' -> ('127.0.0.1', 16060, 30060)."""
+    parts = spec.split("/")[0].split(":")
+    if len(parts) == 3:
+        return parts[0], int(parts[1]), int(parts[2])
+    if len(parts) == 2:
+        return "127.0.0.1", int(parts[0]), int(parts[1])
+    raise ValueError(f"port mapping {spec!r} is not [HOST:]HOSTPORT:NODEPORT")
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise K3dTargetError(f"{name}={raw!r} is not a number") from None
+
+
+def _metrics_urls(raw: str) -> dict[str, str]:
+    """'service-1=http://...,service-2=http://...' -> {app_id: url}."""
+    urls = {}
+    for item in raw.split(","):
+        if item.strip():
+            app_id, sep, url = item.partition("=")
+            if not sep or not url.strip():
+                raise K3dTargetError(f"K3D_DAPRD_METRICS_URLS: {item!r} is not APP_ID=URL")
+            urls[app_id.strip()] = url.strip()
+    return urls
+
+
+@dataclass(frozen=True)
+class K3dSettings:
+    """Where the cluster is; every field defaults from cluster.yaml or the environment."""
+
+    context: str = DEFAULT_CONTEXT
+    namespace: str = DEFAULT_NAMESPACE
+    kubeconfig: str | None = None
+    service1_url: str = ""
+    service2_url: str = ""
+    prometheus_url: str = ""
+    grafana_url: str = ""
+    jaeger_url: str = ""
+    daprd_metrics_urls: Mapping[str, str] = field(default_factory=dict)
+    # None: read from the service-1 Deployment when the target starts.
+    t2_delay_seconds: float | None = None
+    ready_timeout_seconds: float = 60.0
+    request_timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, cluster_config: Path = CLUSTER_CONFIG
+    ) -> K3dSettings:
+        env = os.environ if env is None else env
+        ports = host_ports(cluster_config)
+
+        def url(name: str, variable: str | None = None) -> str:
+            override = env.get(variable, "").strip() if variable else ""
+            return (override or f"http://{ports[NODE_PORTS[name]]}").rstrip("/")
+
+        metrics = {app: f"{url(f'daprd {app}')}/metrics" for app in APP_IDS}
+        metrics.update(_metrics_urls(env.get("K3D_DAPRD_METRICS_URLS", "")))
+        timeout = _env_float(env, "K3D_READY_TIMEOUT", 60.0)
+        return cls(
+            context=env.get("K3D_CONTEXT", "").strip() or DEFAULT_CONTEXT,
+            namespace=env.get("K3D_NAMESPACE", "").strip() or DEFAULT_NAMESPACE,
+            kubeconfig=env.get("KUBECONFIG", "").strip() or None,
+            service1_url=url("service-1", "K3D_SERVICE1_URL"),
+            service2_url=url("service-2", "K3D_SERVICE2_URL"),
+            prometheus_url=url("prometheus", "K3D_PROMETHEUS_URL"),
+            grafana_url=url("grafana", "K3D_GRAFANA_URL"),
+            jaeger_url=url("jaeger", "K3D_JAEGER_URL"),
+            daprd_metrics_urls=metrics,
+            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", None),
+            ready_timeout_seconds=60.0 if timeout is None else timeout,
+        )
+
+
+def _wait_until(
+    condition: Callable[[], str | None], timeout: float, interval: float = 1.0
+) -> str | None:
+    """Poll until condition() returns None (ready); return its last complaint on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        complaint = condition()
+        if complaint is None or time.monotonic() >= deadline:
+            return complaint
+        time.sleep(interval)
+
+
+# No proxies: the URLs are on loopback, and an http_proxy variable must not reroute them.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _http_status(url: str, timeout: float) -> int | str:
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError) as err:
+        return str(getattr(err, "reason", err))
+
+
+class K3dTarget:
+    """A running k3d cluster of the suite, as the e2e and load tests see a target."""
+
+    name = "k3d"
+
+    def __init__(self, settings: K3dSettings | None = None) -> None:
+        self.settings = settings or K3dSettings.from_env()
+        self.service1_url: str = self.settings.service1_url
+        self.service2_url: str | None = self.settings.service2_url
+        self.prometheus_url: str = self.settings.prometheus_url
+        self.grafana_url: str = self.settings.grafana_url
+        self.jaeger_url: str = self.settings.jaeger_url
+        self.daprd_metrics_urls: dict[str, str] = dict(self.settings.daprd_metrics_urls)
+        self.t2_delay_seconds: float = (
+            10.0 if self.settings.t2_delay_seconds is None else self.settings.t2_delay_seconds
+        )
+        self.namespace = self.settings.namespace
+        self.context = self.settings.context
+        self._api: Any = None
+
+    # --- life cycle ---
+
+    def start(self) -> K3dTarget:
+        """Check the cluster answers and is ready; raise K3dTargetError (one line) if not."""
+        try:
+            core, apps = self._clients()
+            self._check_reachable(core)
+            complaint = _wait_until(
+                lambda: self._deployments_complaint(core, apps), self.settings.ready_timeout_seconds
+            )
+            if complaint:
+                raise K3dTargetError(
+                    f"k3d cluster {self.context!r} is not ready: {complaint}; {UP_HINT}"
+                )
+            if self.settings.t2_delay_seconds is None:
+                self.t2_delay_seconds = self._deployed_t2_delay(apps)
+            complaint = _wait_until(self._endpoints_complaint, self.settings.ready_timeout_seconds)
+            if complaint:
+                raise K3dTargetError(
+                    f"k3d cluster {self.context!r} runs but {complaint}; "
+                    "check the port mappings in k3d/cluster.yaml or the K3D_*_URL variables"
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Release the Kubernetes API connection pool; the cluster keeps running."""
+        api, self._api = self._api, None
+        if api is not None:
+            api.close()
+
+    def __enter__(self) -> K3dTarget:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- diagnostics ---
+
+    def logs_tail(self, lines: int = 50) -> dict[str, str]:
+        """The last lines of every daprd and app container: '<pod>/<container>' -> text."""
+        try:
+            core, _ = self._clients()
+        except K3dTargetError as err:
+            return {"k3d": str(err)}
+        tails: dict[str, str] = {}
+        for app_id in APP_IDS:
+            try:
+                pods = core.list_namespaced_pod(
+                    self.namespace,
+                    label_selector=f"app={app_id}",
+                    _request_timeout=self.settings.request_timeout_seconds,
+                ).items
+            except Exception as err:  # diagnostics must not raise
+                tails[app_id] = f"<cannot list pods: {_short(err)}>"
+                continue
+            for pod in pods:
+                for container in (SIDECAR, app_id):
+                    key = f"{pod.metadata.name}/{container}"
+                    try:
+                        tails[key] = core.read_namespaced_pod_log(
+                            pod.metadata.name,
+                            self.namespace,
+                            container=container,
+                            tail_lines=lines,
+                            _request_timeout=self.settings.request_timeout_seconds,
+                        )
+                    except Exception as err:  # diagnostics must not raise
+                        tails[key] = f"<cannot read logs: {_short(err)}>"
+        return tails
+
+    # --- internals ---
+
+    def _clients(self) -> tuple[Any, Any]:
+        try:
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError:
+            raise K3dTargetError(
+                "the k3d target needs the kubernetes package: pip install 'dapr-pubsub-suite[k3d]'"
+            ) from None
+        if self._api is None:
+            configuration = client.Configuration()
+            try:
+                config.load_kube_config(
+                    config_file=self.settings.kubeconfig,
+                    context=self.context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+            except (ConfigException, OSError, TypeError, ValueError) as err:
+                raise K3dTargetError(
+                    f"k3d cluster unreachable: kube context {self.context!r} not usable "
+                    f"({_short(err)}); {UP_HINT}"
+                ) from None
+            configuration.retries = 0  # an absent cluster should fail at once
+            self._api = client.ApiClient(configuration)
+        return client.CoreV1Api(self._api), client.AppsV1Api(self._api)
+
+    def _check_reachable(self, core: Any) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        host = self._api.configuration.host
+        try:
+            core.read_namespace(
+                self.namespace, _request_timeout=self.settings.request_timeout_seconds
+            )
+        except ApiException as err:
+            if err.status == 404:
+                raise K3dTargetError(
+                    f"k3d cluster {self.context!r} has no namespace {self.namespace!r}; {UP_HINT}"
+                ) from None
+            raise K3dTargetError(
+                f"k3d cluster {self.context!r} at {host} answered "
+                f"{err.status} {err.reason}; {UP_HINT}"
+            ) from None
+        except Exception as err:  # urllib3 connection errors have no common public base
+            raise K3dTargetError(
+                f"k3d cluster unreachable at {host} (context {self.context!r}): "
+                f"{_short(err)}; {UP_HINT}"
+            ) from None
+
+    def _deployments_complaint(self, core: Any, apps: Any) -> str | None:
+        """None when the injector and both apps are available with a daprd each."""
+        timeout = self.settings.request_timeout_seconds
+        wanted = [(DAPR_NAMESPACE, "dapr-sidecar-injector")] + [
+            (self.namespace, app_id) for app_id in APP_IDS
+        ]
+        try:
+            for namespace, name in wanted:
+                status = apps.read_namespaced_deployment(
+                    name, namespace, _request_timeout=timeout
+                ).status
+                if not status.available_replicas:
+                    return f"deployment {namespace}/{name} has no available replica"
+            for app_id in APP_IDS:
+                pods = core.list_namespaced_pod(
+                    self.namespace, label_selector=f"app={app_id}", _request_timeout=timeout
+                ).items
+                ready = [pod for pod in pods if _has_sidecar(pod) and _is_ready(pod)]
+                if not ready:
+                    return f"{app_id} has no ready pod with a {SIDECAR} sidecar"
+        except Exception as err:  # ApiException or a connection error: report, poll again
+            return _short(err)
+        return None
+
+    def _deployed_t2_delay(self, apps: Any) -> float:
+        """T2_DELAY_SECONDS as service-1 runs with it (up.sh may have changed it)."""
+        try:
+            deployment = apps.read_namespaced_deployment(
+                "service-1", self.namespace, _request_timeout=self.settings.request_timeout_seconds
+            )
+            for container in deployment.spec.template.spec.containers:
+                for variable in container.env or []:
+                    if variable.name == "T2_DELAY_SECONDS" and variable.value:
+                        return float(variable.value)
+        except Exception:  # the default below is what the committed manifest sets
+            pass
+        return self.t2_delay_seconds
+
+    def _endpoints_complaint(self) -> str | None:
+        checks = {
+            f"{self.service1_url}/healthz": "service-1",
+            f"{self.prometheus_url}/-/ready": "Prometheus",
+        }
+        if self.service2_url:
+            checks[f"{self.service2_url}/healthz"] = "service-2"
+        for app_id, url in self.daprd_metrics_urls.items():
+            checks[url] = f"daprd metrics of {app_id}"
+        for url, what in checks.items():
+            status = _http_status(url, self.settings.request_timeout_seconds)
+            if status != 200:
+                return f"{what} does not answer at {url} ({status})"
+        return None
+
+
+def _has_sidecar(pod: Any) -> bool:
+    containers = list(pod.spec.containers or []) + list(pod.spec.init_containers or [])
+    return any(container.name == SIDECAR for container in containers)
+
+
+def _is_ready(pod: Any) -> bool:
+    return any(
+        condition.type == "Ready" and condition.status == "True"
+        for condition in (pod.status.conditions or [])
+    )
+
+
+def _short(err: BaseException) -> str:
+    """An exception as one short line; urllib3 wraps the real cause in `reason`."""
+    while isinstance(getattr(err, "reason", None), BaseException):
+        err = err.reason  # type: ignore[attr-defined]
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,281 @@
+"""The local stack: redis-server, prometheus, two services and their daprd sidecars.
+
+Everything binds 127.0.0.1 on pinned ports and logs into one run directory. `LocalStack`
+starts and stops the processes in this Python process; `harness.supervisor` wraps it so
+`python -m harness up` can return while the stack keeps running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from harness.daprd import ensure_daprd
+from harness.errors import HarnessError
+from harness.ports import ensure_ports_free
+from harness.processes import ManagedProcess, stop_all
+from harness.resources import render_dapr_resources, render_prometheus_config
+from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
+from harness.tools import ensure_tools
+from harness.wait import WaitTimeout, wait_until
+
+APP_IDS = ("service-1", "service-2")
+SUBSCRIBED_TOPICS = {"t1", "t2"}
+
+
+@dataclass
+class Component:
+    """A process of the stack and how to tell that it is ready."""
+
+    process: ManagedProcess
+    ready: Callable[[], bool]
+
+
+def _http_status(url: str) -> int:
+    return httpx.get(url, timeout=1.0).status_code
+
+
+class LocalStack:
+    """Start, check and stop the whole local stack; a context manager that always stops."""
+
+    def __init__(self, settings: StackSettings | None = None, quiet: bool = False) -> None:
+        self.settings = settings or StackSettings.from_env()
+        self.quiet = quiet
+        self.components: dict[str, Component] = {}
+        self.timings: dict[str, float] = {}
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def preflight(self) -> tuple[dict[str, str], Path]:
+        """Everything that can fail before a process starts: tools, daprd, free ports."""
+        tools = ensure_tools()
+        daprd = ensure_daprd(self.settings.dapr_version)
+        ensure_ports_free(self.settings.ports(), self.settings.host)
+        return tools, daprd
+
+    def start(self) -> None:
+        started = time.monotonic()
+        tools, daprd = self.preflight()
+        self._prepare_run_dir()
+        self.components = self._plan(tools, daprd)
+        try:
+            self._start_and_wait()
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["up"] = time.monotonic() - started
+
+    def stop(self) -> None:
+        started = time.monotonic()
+        stop_all([c.process for c in self.components.values()])
+        self.timings["down"] = time.monotonic() - started
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _prepare_run_dir(self) -> None:
+        run = self.settings.run_dir
+        for stale in ("prometheus-data", "redis", "logs", "nameresolution.db"):
+            path = run / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        (run / "logs").mkdir(parents=True, exist_ok=True)
+        (run / "redis").mkdir(parents=True, exist_ok=True)
+
+    def _log(self, name: str) -> Path:
+        return self.settings.run_dir / "logs" / f"{name}.log"
+
+    def _plan(self, tools: dict[str, str], daprd: Path) -> dict[str, Component]:
+        resources, config = render_dapr_resources(self.settings)
+        prometheus_yml = render_prometheus_config(self.settings)
+        s = self.settings
+        components = {
+            "redis": self._redis(tools["redis-server"]),
+            "prometheus": self._prometheus(tools["prometheus"], prometheus_yml),
+            "service-1": self._service("service-1", "service1", s.service1_port, s.sidecar1),
+            "service-2": self._service("service-2", "service2", s.service2_port, s.sidecar2),
+        }
+        for app_id, app_port, ports in (
+            ("service-1", s.service1_port, s.sidecar1),
+            ("service-2", s.service2_port, s.sidecar2),
+        ):
+            components[f"daprd-{app_id}"] = self._daprd(
+                daprd, app_id, app_port, ports, resources, config
+            )
+        return components
+
+    def _redis(self, binary: str) -> Component:
+        s = self.settings
+        argv = [
+            binary, "--bind", s.host, "--port", str(s.redis_port),
+            "--dir", str(s.run_dir / "redis"), "--save", "", "--appendonly", "no",
+            "--protected-mode", "yes", "--daemonize", "no",
+        ]  # fmt: skip
+        client = redis.Redis(host=s.host, port=s.redis_port, socket_timeout=1)
+        return Component(ManagedProcess("redis", argv, self._log("redis")), client.ping)
+
+    def _prometheus(self, binary: str, config: Path) -> Component:
+        s = self.settings
+        argv = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={s.run_dir / 'prometheus-data'}",
+            f"--web.listen-address={s.host}:{s.prometheus_port}",
+            "--storage.tsdb.retention.time=1d",
+            "--web.enable-lifecycle",
+        ]
+        process = ManagedProcess("prometheus", argv, self._log("prometheus"))
+        return Component(process, self._prometheus_ready)
+
+    def _prometheus_ready(self) -> bool:
+        """Ready when every scrape target has been scraped successfully."""
+        url = f"{self.settings.url(self.settings.prometheus_port)}/api/v1/targets"
+        targets = httpx.get(url, timeout=1.0).json()["data"]["activeTargets"]
+        return len(targets) == 4 and all(t["health"] == "up" for t in targets)
+
+    def _service(self, app_id: str, module: str, port: int, sidecar: SidecarPorts) -> Component:
+        s = self.settings
+        argv = [
+            sys.executable, "-m", "uvicorn", f"system_under_test.{module}.app:app",
+            "--host", s.host, "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        env = {
+            "APP_PORT": str(port),
+            "DAPR_HTTP_ENDPOINT": s.url(sidecar.http),
+            "DAPR_HTTP_PORT": str(sidecar.http),
+            "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
+            "LEDGER_PATH": str(s.run_dir / "ledger.db"),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        process = ManagedProcess(app_id, argv, self._log(app_id), env=env, cwd=REPO_ROOT)
+        return Component(process, lambda: _http_status(f"{s.url(port)}/healthz") == 200)
+
+    def _daprd(
+        self,
+        binary: Path,
+        app_id: str,
+        app_port: int,
+        ports: SidecarPorts,
+        resources: Path,
+        config: Path,
+    ) -> Component:
+        s = self.settings
+        argv = [
+            str(binary),
+            "--app-id", app_id,
+            "--app-port", str(app_port),
+            "--app-protocol", "http",
+            "--app-channel-address", s.host,
+            "--dapr-http-port", str(ports.http),
+            "--dapr-grpc-port", str(ports.grpc),
+            "--dapr-internal-grpc-port", str(ports.internal_grpc),
+            "--dapr-listen-addresses", s.host,
+            "--dapr-internal-grpc-listen-address", s.host,
+            "--metrics-port", str(ports.metrics),
+            "--metrics-listen-address", s.host,
+            "--resources-path", str(resources),
+            "--config", str(config),
+            "--log-level", s.log_level,
+        ]  # fmt: skip
+        env = {"DAPR_HOST_IP": s.host}
+        process = ManagedProcess(
+            f"daprd-{app_id}", argv, self._log(f"daprd-{app_id}"), env=env, cwd=s.run_dir
+        )
+        return Component(process, lambda: self._daprd_ready(app_id, ports))
+
+    def _daprd_ready(self, app_id: str, ports: SidecarPorts) -> bool:
+        base = self.settings.url(ports.http)
+        if _http_status(f"{base}/v1.0/healthz") != 204:
+            return False
+        if app_id != "service-1":
+            return True
+        metadata = httpx.get(f"{base}/v1.0/metadata", timeout=1.0).json()
+        topics = {sub.get("topic") for sub in metadata.get("subscriptions") or []}
+        return topics >= SUBSCRIBED_TOPICS
+
+    # -- starting ---------------------------------------------------------------------
+
+    def _start_and_wait(self) -> None:
+        # Prometheus first: its discovery sends targets to the scrape loop on a fixed
+        # 5 s tick, the longest wait of the stack. Redis next: daprd initialises its
+        # components against it at start.
+        self._launch("prometheus")
+        self._launch("redis")
+        self._wait_ready(["redis"])
+        rest = [name for name in self.components if name not in ("redis", "prometheus")]
+        for name in rest:
+            self._launch(name)
+        self._wait_ready([*rest, "prometheus"])
+
+    def _launch(self, name: str) -> None:
+        self._say(f"starting {name}")
+        self.components[name].process.start()
+
+    def _wait_ready(self, names: list[str]) -> None:
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                self._check_alive(name)
+                if self._is_ready(name):
+                    pending.remove(name)
+                    self._say(f"{name} ready")
+            if pending and time.monotonic() > deadline:
+                self._fail(pending[0], "did not get ready", self.settings.ready_timeout_seconds)
+            if pending:
+                time.sleep(0.05)
+
+    def _is_ready(self, name: str) -> bool:
+        try:
+            return bool(self.components[name].ready())
+        except Exception:  # noqa: BLE001 - refused connections while starting
+            return False
+
+    def _check_alive(self, name: str) -> None:
+        process = self.components[name].process
+        code = process.exit_code()
+        if code is not None:
+            self._fail(name, f"exited with code {code}")
+
+    def _fail(self, name: str, what: str, timeout: float | None = None) -> None:
+        within = f" within {timeout:g}s" if timeout else ""
+        tail = self.components[name].process.log_tail(15).rstrip()
+        raise HarnessError(
+            f"{name} {what}{within}; log {self._log(name)}:\n{tail or '(empty log)'}"
+        )
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[harness] {message}", file=sys.stderr, flush=True)
+
+    # -- looking at it ----------------------------------------------------------------
+
+    def logs_tail(self, lines: int = 40) -> dict[str, str]:
+        return {name: c.process.log_tail(lines) for name, c in self.components.items()}
+
+    def pids(self) -> dict[str, int | None]:
+        return {name: c.process.pid for name, c in self.components.items()}
+
+
+def wait_for_ready(stack: LocalStack, timeout: float) -> None:
+    """Block until every component answers its readiness check."""
+    for name in stack.components:
+        try:
+            wait_until(stack.components[name].ready, timeout, what=f"{name} ready")
+        except WaitTimeout as exc:
+            raise HarnessError(str(exc)) from None

@@ -1,0 +1,129 @@
+"""Child processes that cannot outlive the harness.
+
+Each child runs in its own process group (so `killpg` also ends anything it forks) and
+gets SIGKILL from the kernel when the thread that started it dies, which covers a harness
+killed with SIGKILL, where no Python cleanup can run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec."""
+    os.setsid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        with path.open("r", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))
+    except FileNotFoundError:
+        return ""
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(pgid: int, grace: float = 3.0) -> None:
+    """SIGTERM the group, then SIGKILL what is left after `grace` seconds."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return
+        time.sleep(0.02)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def stop_all(processes: list[ManagedProcess], grace: float = 3.0) -> None:
+    """SIGTERM every group at once, then SIGKILL what is still there after `grace` s."""
+    for process in processes:
+        process.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not all(p.gone() for p in processes):
+        time.sleep(0.01)
+    for process in processes:
+        if not process.gone():
+            process.signal_group(signal.SIGKILL)
+            if process.popen is not None:
+                process.popen.wait()
+
+
+@dataclass
+class ManagedProcess:
+    """One component of the stack: its command, environment and log file."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the harness
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll() if self.popen else None
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal_group(self, signum: int) -> None:
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+    def gone(self) -> bool:
+        """True once the child is reaped and nothing else is left in its group."""
+        if self.popen is None:
+            return True
+        return self.popen.poll() is not None and not group_alive(self.popen.pid)
+
+    def stop(self, grace: float = 3.0) -> None:
+        stop_all([self], grace)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return tail(self.log_path, lines)

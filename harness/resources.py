@@ -1,0 +1,88 @@
+"""Rendering the local stack's configuration files into its run directory.
+
+The Dapr resources in `system_under_test/resources/` are what a user reads; the harness
+only points them at the local stack (redis port, name-resolver file), so one set serves
+both the harness and `dapr run -f`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.settings import REPO_ROOT, StackSettings
+
+SOURCE_DIR = REPO_ROOT / "system_under_test" / "resources"
+CONFIG_FILE = "config.yaml"
+
+
+def _set_metadata(resource: dict[str, Any], name: str, value: str) -> None:
+    entries = resource["spec"].setdefault("metadata", [])
+    for entry in entries:
+        if entry.get("name") == name:
+            entry["value"] = value
+            return
+    entries.append({"name": name, "value": value})
+
+
+def render_component(resource: dict[str, Any], settings: StackSettings) -> dict[str, Any]:
+    if resource.get("kind") == "Component" and resource["spec"]["type"].endswith(".redis"):
+        _set_metadata(resource, "redisHost", f"{settings.host}:{settings.redis_port}")
+    return resource
+
+
+def render_configuration(resource: dict[str, Any], name_db: Path) -> dict[str, Any]:
+    resolver = resource["spec"]["nameResolution"]
+    if resolver.get("component") != "sqlite":
+        raise ValueError("the local stack needs the sqlite name resolver (mDNS would multicast)")
+    resolver.setdefault("configuration", {})["connectionString"] = str(name_db)
+    return resource
+
+
+def render_dapr_resources(settings: StackSettings, source: Path = SOURCE_DIR) -> tuple[Path, Path]:
+    """Write the resources folder and the Configuration file; return both paths."""
+    out_dir = settings.run_dir / "resources"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = settings.run_dir / "config.yaml"
+    for path in sorted(source.glob("*.yaml")):
+        resource = yaml.safe_load(path.read_text())
+        if path.name == CONFIG_FILE:
+            rendered = render_configuration(resource, settings.run_dir / "nameresolution.db")
+            config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
+        else:
+            rendered = render_component(resource, settings)
+            (out_dir / path.name).write_text(yaml.safe_dump(rendered, sort_keys=False))
+    return out_dir, config_path
+
+
+def prometheus_config(settings: StackSettings) -> dict[str, Any]:
+    """Scrape both sidecars and both services every `scrape_interval_seconds`."""
+    interval = f"{settings.scrape_interval_seconds}s"
+
+    def job(name: str, port: int, app_id: str) -> dict[str, Any]:
+        return {
+            "job_name": name,
+            "scrape_interval": interval,
+            "scrape_timeout": interval,
+            "metrics_path": "/metrics",
+            "static_configs": [{"targets": [f"{settings.host}:{port}"], "labels": {"app": app_id}}],
+        }
+
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [
+            job("daprd-service-1", settings.sidecar1.metrics, "service-1"),
+            job("daprd-service-2", settings.sidecar2.metrics, "service-2"),
+            job("service-1", settings.service1_port, "service-1"),
+            job("service-2", settings.service2_port, "service-2"),
+        ],
+    }
+
+
+def render_prometheus_config(settings: StackSettings) -> Path:
+    path = settings.run_dir / "prometheus.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(prometheus_config(settings), sort_keys=False))
+    return path

@@ -1,0 +1,125 @@
+"""Settings of the local stack, read once from the environment and passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DAPR_VERSION = "1.18.3"
+EPHEMERAL_PORT_START = 32768
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that makes no sense."""
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class SidecarPorts:
+    """The four ports one daprd listens on."""
+
+    http: int
+    grpc: int
+    internal_grpc: int
+    metrics: int
+
+    def all(self) -> dict[str, int]:
+        return {
+            "http": self.http,
+            "grpc": self.grpc,
+            "internal-grpc": self.internal_grpc,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything the local stack needs to know; defaults pin every port below 32768."""
+
+    dapr_version: str = DEFAULT_DAPR_VERSION
+    daprd_path: str | None = None
+    run_dir: Path = REPO_ROOT / ".run" / "local-stack"
+    host: str = "127.0.0.1"
+    redis_port: int = 6390
+    prometheus_port: int = 9095
+    service1_port: int = 6060
+    service2_port: int = 7070
+    sidecar1: SidecarPorts = field(default_factory=lambda: SidecarPorts(3500, 3501, 3502, 9091))
+    sidecar2: SidecarPorts = field(default_factory=lambda: SidecarPorts(3510, 3511, 3512, 9092))
+    t2_delay_seconds: float = 10.0
+    scrape_interval_seconds: int = 1
+    ready_timeout_seconds: float = 30.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        settings = cls(
+            dapr_version=env.get("DAPR_VERSION", "").strip().lstrip("v") or base.dapr_version,
+            daprd_path=env.get("DAPRD") or None,
+            run_dir=Path(env.get("HARNESS_RUN_DIR") or base.run_dir),
+            redis_port=_env_int(env, "HARNESS_REDIS_PORT", base.redis_port),
+            prometheus_port=_env_int(env, "HARNESS_PROMETHEUS_PORT", base.prometheus_port),
+            service1_port=_env_int(env, "HARNESS_SERVICE1_PORT", base.service1_port),
+            service2_port=_env_int(env, "HARNESS_SERVICE2_PORT", base.service2_port),
+            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", base.t2_delay_seconds),
+            ready_timeout_seconds=_env_float(
+                env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds
+            ),
+            log_level=env.get("HARNESS_DAPR_LOG_LEVEL", base.log_level),
+        )
+        settings.validate()
+        return settings
+
+    def ports(self) -> dict[str, int]:
+        """Every port the stack binds, named by who binds it."""
+        named = {
+            "redis": self.redis_port,
+            "prometheus": self.prometheus_port,
+            "service-1": self.service1_port,
+            "service-2": self.service2_port,
+        }
+        for app_id, sidecar in (("service-1", self.sidecar1), ("service-2", self.sidecar2)):
+            for kind, port in sidecar.all().items():
+                named[f"daprd-{app_id} {kind}"] = port
+        return named
+
+    def validate(self) -> None:
+        ports = self.ports()
+        for name, port in ports.items():
+            if not 1024 <= port < EPHEMERAL_PORT_START:
+                raise SettingsError(
+                    f"port {port} for {name} must be in 1024..{EPHEMERAL_PORT_START - 1}"
+                )
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                raise SettingsError(f"port {port} is given to both {seen[port]} and {name}")
+            seen[port] = name
+        if self.t2_delay_seconds < 0:
+            raise SettingsError("T2_DELAY_SECONDS must not be negative")
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"

@@ -1,0 +1,149 @@
+"""A background process that owns a running local stack.
+
+`python -m harness up` starts it detached and returns once it reports ready; `down`
+sends it SIGTERM. Its children die with it (PDEATHSIG), so even `kill -9` of the
+supervisor leaves nothing behind. The state file tells other commands what runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.local_stack import LocalStack
+from harness.processes import group_alive, stop_group
+from harness.settings import REPO_ROOT, StackSettings
+
+STATE_FILE = "stack.json"
+
+
+@dataclass(frozen=True)
+class StackState:
+    """What the state file says about a stack started by `up`."""
+
+    supervisor_pid: int
+    status: str  # starting | ready | failed
+    error: str = ""
+    components: dict[str, int] | None = None
+    t2_delay_seconds: float = 10.0
+    up_seconds: float = 0.0
+
+    def alive(self) -> bool:
+        return group_alive(self.supervisor_pid)
+
+
+def state_path(settings: StackSettings) -> Path:
+    return settings.run_dir / STATE_FILE
+
+
+def read_state(settings: StackSettings) -> StackState | None:
+    try:
+        raw: dict[str, Any] = json.loads(state_path(settings).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return StackState(**raw)
+
+
+def write_state(settings: StackSettings, state: StackState) -> None:
+    path = state_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.__dict__, indent=2))
+    tmp.replace(path)
+
+
+def running_state(settings: StackSettings) -> StackState | None:
+    """The state of a live stack started by `up`; a stale file is removed."""
+    state = read_state(settings)
+    if state is None:
+        return None
+    if not state.alive():
+        state_path(settings).unlink(missing_ok=True)
+        return None
+    return state
+
+
+def spawn(settings: StackSettings, timeout: float) -> StackState:
+    """Start the supervisor detached and wait until it reports ready or failed."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    state_path(settings).unlink(missing_ok=True)
+    log = (settings.run_dir / "supervisor.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "harness", "_supervise"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(settings)
+        if state and state.status in ("ready", "failed"):
+            if state.status == "failed":
+                proc.wait(timeout=10)
+                state_path(settings).unlink(missing_ok=True)
+                raise HarnessError(state.error)
+            return state
+        if proc.poll() is not None:
+            raise HarnessError(
+                f"the stack supervisor exited with code {proc.returncode}; "
+                f"see {settings.run_dir / 'supervisor.log'}"
+            )
+        time.sleep(0.05)
+    stop_group(proc.pid)
+    raise HarnessError(f"the stack did not report ready within {timeout:g}s")
+
+
+def terminate(settings: StackSettings, timeout: float = 10.0) -> bool:
+    """Stop a stack started by `up`; False when none was running."""
+    state = running_state(settings)
+    if state is None:
+        return False
+    os.kill(state.supervisor_pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and state.alive():
+        time.sleep(0.02)
+    if state.alive():
+        stop_group(state.supervisor_pid, grace=0)
+    for pid in (state.components or {}).values():
+        if pid and group_alive(pid):
+            stop_group(pid, grace=0)
+    state_path(settings).unlink(missing_ok=True)
+    return True
+
+
+def supervise() -> int:
+    """Body of the `_supervise` process: run the stack until SIGTERM or SIGINT."""
+    settings = StackSettings.from_env()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    stack = LocalStack(settings)
+    pid = os.getpid()
+    write_state(settings, StackState(pid, "starting", t2_delay_seconds=settings.t2_delay_seconds))
+    try:
+        stack.start()
+    except (HarnessError, OSError) as exc:
+        write_state(settings, StackState(pid, "failed", error=str(exc)))
+        return 1
+    pids = {name: p for name, p in stack.pids().items() if p}
+    write_state(
+        settings,
+        StackState(pid, "ready", components=pids, t2_delay_seconds=settings.t2_delay_seconds,
+                   up_seconds=round(stack.timings["up"], 3)),
+    )  # fmt: skip
+    try:
+        stop.wait()
+    finally:
+        stack.stop()
+        state_path(settings).unlink(missing_ok=True)
+    return 0

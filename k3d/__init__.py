@@ -1,0 +1,1 @@
+"""The k3d target: cluster scripts, manifests, dashboards and their offline checks."""

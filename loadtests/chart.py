@@ -1,0 +1,47 @@
+"""A PNG of the run: publish and consume rates, and latency percentiles, per second."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+LATENCY_LINES = (
+    ("publish_p50", "publish p50", "tab:blue", "-"),
+    ("publish_p95", "publish p95", "tab:blue", "--"),
+    ("publish_p99", "publish p99", "tab:blue", ":"),
+    ("e2e_p50", "e2e p50", "tab:orange", "-"),
+    ("e2e_p95", "e2e p95", "tab:orange", "--"),
+    ("e2e_p99", "e2e p99", "tab:orange", ":"),
+)
+
+
+def draw_chart(summary: dict[str, Any], path: Path) -> Path:
+    points = summary["timeline"]
+    seconds = [point["t"] for point in points]
+    figure, (rates, latency) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    try:
+        rates.plot(seconds, [p["published"] for p in points], label="published/s")
+        rates.plot(seconds, [p["consumed"] for p in points], label="consumed/s")
+        rates.axvline(summary["load_seconds"], color="grey", linestyle="--", label="end of load")
+        rates.set_ylabel("messages per second")
+        rates.legend(loc="upper right")
+        rates.set_title(f"{summary['run']}: {summary['mode']} model, mix {summary['mix']}")
+        for key, label, colour, style in LATENCY_LINES:
+            values = [p[key] if p[key] is not None else float("nan") for p in points]
+            latency.plot(seconds, values, label=label, color=colour, linestyle=style)
+        latency.set_yscale("log")
+        latency.set_ylabel("latency (ms, log)")
+        latency.set_xlabel("seconds since the start of the load")
+        latency.legend(loc="upper right", ncol=2)
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)
+    return path

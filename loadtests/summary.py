@@ -1,0 +1,165 @@
+"""The run's summary: rates, backlog, latency percentiles, delivery counts, a timeline, the gate.
+
+The figures follow OpenMessaging Benchmark: publish rate, consume rate, backlog, publish and
+end-to-end latency at p50/p75/p95/p99/p99.9, aggregated and per interval (the timeline).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtests.accounting import DeliveryTracker, Publish, Receipt
+from loadtests.latency import percentile, publish_delay_ms, summarize
+from loadtests.options import LoadOptions, Thresholds, format_mix
+from loadtests.thresholds import Check, GateFigures, broken, evaluate
+
+
+@dataclass(frozen=True)
+class Window:
+    """When the load started and ended, and when the drain for stragglers ended (epoch s)."""
+
+    started_at: float
+    load_ended_at: float
+    drained_at: float
+
+    @property
+    def load_seconds(self) -> float:
+        return max(self.load_ended_at - self.started_at, 1e-9)
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 2) if seconds > 0 else 0.0
+
+
+def build_summary(
+    run: str,
+    options: LoadOptions,
+    window: Window,
+    tracker: DeliveryTracker,
+    dapr_metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    counts = tracker.counts()
+    ok = tracker.ok_publishes()
+    receipts = list(tracker.receipts.values())
+    during_load = sum(1 for r in receipts if r.first_received_at <= window.load_ended_at)
+    delivered_in_load = sum(
+        1 for p in ok if (r := tracker.receipts.get(p.seq)) and r.first_received_at <= window.load_ended_at
+    )
+    return {
+        "run": run,
+        "mode": options.mode,
+        "users": options.users,
+        "arrival_rate": options.arrival_rate if options.mode == "open" else None,
+        "think_time": options.think_time if options.mode == "closed" else None,
+        "mix": format_mix(options.mix),
+        "message_bytes": options.message_bytes,
+        "load_seconds": round(window.load_seconds, 3),
+        "drain_seconds": round(window.drained_at - window.load_ended_at, 3),
+        "published": counts.published,
+        "publish_failed": counts.failed,
+        "publish_rate": rate(counts.published, window.load_seconds),
+        "consume_rate": rate(during_load, window.load_seconds),
+        "backlog": counts.published - delivered_in_load,
+        **{key: value for key, value in counts.as_dict().items() if key not in ("published", "failed")},
+        "topics": tracker.counts_by_topic(),
+        "latency_ms": latency_figures(ok, receipts),
+        "dapr_metrics": dapr_metrics,
+        "timeline": timeline(ok, receipts, window),
+    }
+
+
+def latency_figures(ok: list[Publish], receipts: list[Receipt]) -> dict[str, Any]:
+    delays = [publish_delay_ms(p.intended_at, p.sent_at) for p in ok if p.intended_at is not None]
+    by_topic: dict[str, list[float]] = defaultdict(list)
+    for receipt in receipts:
+        if receipt.latency_ms is not None:
+            by_topic[receipt.topic].append(receipt.latency_ms)
+    return {
+        "publish": summarize(p.latency_ms for p in ok),
+        "publish_delay": summarize(delays) if delays else None,
+        "e2e": summarize(value for values in by_topic.values() for value in values),
+        "e2e_by_topic": {topic: summarize(values) for topic, values in sorted(by_topic.items())},
+    }
+
+
+def timeline(ok: list[Publish], receipts: list[Receipt], window: Window) -> list[dict[str, Any]]:
+    """Per second from the start: publishes by send time, receipts and e2e by receipt time."""
+    end = max([window.drained_at, *(r.first_received_at for r in receipts)])
+    buckets = max(1, math.ceil(end - window.started_at))
+    sent: list[list[float]] = [[] for _ in range(buckets)]
+    received: list[list[float]] = [[] for _ in range(buckets)]
+    for publish in ok:
+        sent[_bucket(publish.sent_at, window.started_at, buckets)].append(publish.latency_ms)
+    for receipt in receipts:
+        slot = received[_bucket(receipt.first_received_at, window.started_at, buckets)]
+        slot.append(receipt.latency_ms if receipt.latency_ms is not None else math.nan)
+    return [
+        {
+            "t": second,
+            "published": len(sent[second]),
+            "consumed": len(received[second]),
+            **_three_percentiles("publish", sent[second]),
+            **_three_percentiles("e2e", [v for v in received[second] if not math.isnan(v)]),
+        }
+        for second in range(buckets)
+    ]
+
+
+def _bucket(at: float, start: float, buckets: int) -> int:
+    return min(max(int(at - start), 0), buckets - 1)
+
+
+def _three_percentiles(prefix: str, values: Iterable[float]) -> dict[str, float | None]:
+    ordered = sorted(values)
+    return {f"{prefix}_p{q:g}": percentile(ordered, q) for q in (50, 95, 99)}
+
+
+# -- the gate ---------------------------------------------------------------------------------
+
+
+def gate_figures(summary: dict[str, Any]) -> GateFigures:
+    latency = summary["latency_ms"]
+    return GateFigures(
+        published=summary["published"],
+        failed=summary["publish_failed"],
+        p95_publish_ms=latency["publish"]["p95"],
+        p95_e2e_ms=latency["e2e"]["p95"],
+        lost=summary["lost"],
+    )
+
+
+def add_gate(summary: dict[str, Any], thresholds: Thresholds) -> list[Check]:
+    """Evaluate the thresholds, record them in the summary, return the broken ones."""
+    checks = evaluate(gate_figures(summary), thresholds)
+    summary["gate"] = {
+        "passed": not broken(checks),
+        "checks": [check.as_dict() for check in checks],
+    }
+    return broken(checks)
+
+
+def write_summary(summary: dict[str, Any], results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """Two lines a person reads first."""
+    latency = summary["latency_ms"]
+    publish, e2e = latency["publish"], latency["e2e"]
+    return (
+        f"published {summary['published']} ({summary['publish_rate']}/s), "
+        f"consumed {summary['consume_rate']}/s, backlog {summary['backlog']}, "
+        f"delivered {summary['delivered']}, lost {summary['lost']}, "
+        f"duplicated {summary['duplicated']}\n"
+        f"publish ms p50 {publish['p50']} p95 {publish['p95']} p99 {publish['p99']}; "
+        f"e2e ms p50 {e2e['p50']} p95 {e2e['p95']} p99 {e2e['p99']}"
+    )

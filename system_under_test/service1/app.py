@@ -1,0 +1,453 @@
+"""service-1: publishes to messagebus, subscribes to t1/t2, invokes service-2, keeps a ledger.
+
+Run: python -m uvicorn system_under_test.service1.app:app --host 127.0.0.1 --port 6060
+Settings come from the environment (see settings.py); daprd is reached at DAPR_HTTP_ENDPOINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from system_under_test.common import (
+    EXCEPTION_HANDLERS,
+    ApiError,
+    DaprClient,
+    DaprError,
+    configure_logging,
+    make_http_client,
+    metrics_response,
+    new_traceparent,
+    read_json_object,
+    requires_app_token,
+    settings_or_exit,
+)
+from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
+from system_under_test.service1.delivery import (
+    CloudEvent,
+    RejectedDelivery,
+    delivery_of,
+    read_cloud_event,
+    rejected_delivery_of,
+)
+from system_under_test.service1.ledger import Ledger
+from system_under_test.service1.settings import Service1Settings, dead_letter_topic
+
+log = logging.getLogger("service-1")
+
+SUCCESS = "SUCCESS"
+RETRY = "RETRY"
+
+
+class Service1Metrics:
+    """Prometheus metrics in a registry of their own, so app instances never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "service1_deliveries",
+            "Deliveries to subscriber routes, by subscribed topic and the app's answer",
+            ["topic", "answer"],
+            registry=self.registry,
+        )
+        self.publishes = Counter(
+            "service1_publishes",
+            "POST /publish calls passed to daprd, by topic and outcome (ok, error)",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )
+        self.invocation_seconds = Histogram(
+            "service1_invocation_seconds",
+            "service-2 invocations through daprd, by method and outcome (ok, error)",
+            ["method", "outcome"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+
+@dataclass
+class Service1:
+    """What handlers need; `dapr` and `ledger` exist while the app is running (lifespan)."""
+
+    settings: Service1Settings
+    transport: httpx.AsyncBaseTransport | None = None
+    metrics: Service1Metrics = field(default_factory=Service1Metrics)
+    dapr: DaprClient | None = None
+    ledger: Ledger | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> Service1:
+        service: Service1 = request.app.state.deps
+        return service
+
+    @property
+    def daprd(self) -> DaprClient:
+        assert self.dapr is not None, "service-1 is not running (lifespan not entered)"
+        return self.dapr
+
+    @property
+    def records(self) -> Ledger:
+        assert self.ledger is not None, "service-1 is not running (lifespan not entered)"
+        return self.ledger
+
+
+# --- publishing -----------------------------------------------------------------------------
+
+
+async def publish(request: Request) -> Response:
+    service = Service1.of(request)
+    settings = service.settings
+    topic = request.path_params["topic"]
+    if topic not in settings.topics:
+        raise ApiError(404, f"unknown topic {topic!r}", topics=list(settings.topics))
+    body = await read_json_object(request, settings.max_body_bytes)
+    check_message_fields(body)
+    traceparent = new_traceparent()
+    envelope = {"messageType": topic, "message": body}
+    try:
+        await service.daprd.publish(
+            settings.pubsub_name, topic, envelope, headers={"traceparent": traceparent}
+        )
+    except DaprError:
+        service.metrics.publishes.labels(topic, "error").inc()
+        raise
+    service.metrics.publishes.labels(topic, "ok").inc()
+    return JSONResponse(
+        {
+            "message": "published",
+            "topic": topic,
+            "run": body.get("run"),
+            "seq": body.get("seq"),
+            "traceparent": traceparent,
+        }
+    )
+
+
+def check_message_fields(body: dict[str, Any]) -> None:
+    """The fields the suite gives a meaning must have the contract's types."""
+    run, seq, sent_at = body.get("run"), body.get("seq"), body.get("sent_at")
+    if run is not None and not isinstance(run, str):
+        raise ApiError(400, "field 'run' must be a string")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise ApiError(400, "field 'seq' must be an integer")
+    if seq is not None and not -(1 << 63) <= seq < 1 << 63:
+        raise ApiError(400, "field 'seq' must fit in 64 bits")
+    if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, int | float)):
+        raise ApiError(400, "field 'sent_at' must be a number (Unix epoch seconds)")
+
+
+# --- subscriptions and deliveries -----------------------------------------------------------
+
+
+@requires_app_token
+async def dapr_subscribe(request: Request) -> Response:
+    settings = Service1.of(request).settings
+    subscriptions: list[dict[str, Any]] = [
+        {
+            "pubsubname": settings.pubsub_name,
+            "topic": topic,
+            "route": f"/{topic}",
+            "deadLetterTopic": dead_letter_topic(topic),
+        }
+        for topic in settings.topics
+    ]
+    subscriptions += [
+        {
+            "pubsubname": settings.pubsub_name,
+            "topic": dead_letter_topic(topic),
+            "route": f"/dead-letter/{topic}",
+        }
+        for topic in settings.topics
+    ]
+    return JSONResponse(subscriptions)
+
+
+Answer = tuple[str, Response]
+Behaviour = Callable[[Service1, CloudEvent], Awaitable[Answer]]
+
+
+async def forward_to_service2(service: Service1, event: CloudEvent) -> Answer:
+    """t1: pass the message to service-2 through Dapr and keep its answer in the state store."""
+    settings = service.settings
+    started = time.perf_counter()
+    try:
+        answer = await service.daprd.invoke(
+            settings.service2_app_id, "t1", payload=event.data, headers=event.trace_headers()
+        )
+    except DaprError as err:
+        service.metrics.invocation_seconds.labels("t1", "error").observe(
+            time.perf_counter() - started
+        )
+        return retry(f"service-2 invocation failed: {err}")
+    service.metrics.invocation_seconds.labels("t1", "ok").observe(time.perf_counter() - started)
+    try:
+        await service.daprd.save_state(settings.state_store_name, settings.state_key, answer)
+    except DaprError as err:
+        return retry(f"saving service-2's answer failed: {err}")
+    return SUCCESS, JSONResponse({"status": SUCCESS})
+
+
+async def wait_then_succeed(service: Service1, event: CloudEvent) -> Answer:
+    """t2: the tutorial's slow consumer."""
+    control = parse_control(event.message.get("control"))  # validated on arrival
+    delay = service.settings.t2_delay_seconds
+    if control is not None and control.delay_seconds is not None:
+        delay = control.delay_seconds
+    await asyncio.sleep(delay)
+    message = event.message
+    log.info("t2 event %s run=%s seq=%s", event.event_id, message.get("run"), message.get("seq"))
+    return SUCCESS, JSONResponse({"status": SUCCESS})
+
+
+async def succeed(service: Service1, event: CloudEvent) -> Answer:
+    return SUCCESS, JSONResponse({"status": SUCCESS})
+
+
+def retry(error: str) -> Answer:
+    log.warning("answering RETRY: %s", error)
+    return RETRY, JSONResponse({"status": RETRY, "error": error})
+
+
+BEHAVIOURS: dict[str, Behaviour] = {"t1": forward_to_service2, "t2": wait_then_succeed}
+
+
+def topic_route(topic: str) -> Route:
+    """POST /<topic> for one configured topic: t1 and t2 have their behaviour, others succeed."""
+    behaviour = BEHAVIOURS.get(topic, succeed)
+
+    @requires_app_token
+    async def receive_event(request: Request) -> Response:
+        return await handle_delivery(request, topic, f"/{topic}", behaviour, controllable=True)
+
+    return Route(f"/{topic}", receive_event, methods=["POST"])
+
+
+@requires_app_token
+async def receive_dead_letter(request: Request) -> Response:
+    service = Service1.of(request)
+    topic = request.path_params["topic"]
+    if topic not in service.settings.topics:
+        raise ApiError(404, f"no dead-letter subscription for topic {topic!r}")
+    route = f"/dead-letter/{topic}"
+    return await handle_delivery(request, dead_letter_topic(topic), route, succeed, False)
+
+
+async def handle_delivery(
+    request: Request, topic: str, route: str, behaviour: Behaviour, controllable: bool
+) -> Response:
+    """Record the arrival, follow the test control if any, else run the topic's behaviour."""
+    service = Service1.of(request)
+    received_at = time.time()
+    try:
+        event, control = await read_delivery(request, service.settings.max_body_bytes, controllable)
+    except RejectedDelivery as rejected:
+        return reject(service, rejected, request, topic, route, received_at)
+
+    ledger = service.records
+    attempt = ledger.received(delivery_of(event, topic, route, received_at))
+    response: Response
+    try:
+        if control is not None and control.applies_to(ledger.attempts(event.event_id, topic)):
+            answer, response = control.answer, control.response()
+        else:
+            answer, response = await behaviour(service, event)
+    except Exception:  # the catch-all handler answers 500; a cancelled one stays pending
+        ledger.answered(attempt, "500")
+        service.metrics.deliveries.labels(topic, "500").inc()
+        raise
+    ledger.answered(attempt, answer)
+    service.metrics.deliveries.labels(topic, answer).inc()
+    log.info("delivery %s on %s -> %s", event.event_id, topic, answer)
+    return response
+
+
+async def read_delivery(
+    request: Request, max_bytes: int, controllable: bool
+) -> tuple[CloudEvent, DeliveryControl | None]:
+    """The CloudEvent and its test control; an invalid control rejects the delivery."""
+    event = await read_cloud_event(request, max_bytes)
+    if not controllable:
+        return event, None
+    try:
+        return event, parse_control(event.message.get("control"))
+    except InvalidControl as err:
+        known = {**event.envelope, "id": event.event_id, "data": event.data}
+        raise RejectedDelivery(str(err), known) from None
+
+
+def reject(
+    service: Service1,
+    rejected: RejectedDelivery,
+    request: Request,
+    topic: str,
+    route: str,
+    received_at: float,
+) -> Response:
+    delivery = rejected_delivery_of(rejected, request, topic, route, received_at)
+    service.records.rejected(delivery, rejected.error)
+    service.metrics.deliveries.labels(topic, "REJECTED").inc()
+    log.warning("rejected delivery %s on %s: %s", delivery.event_id, topic, rejected.error)
+    return JSONResponse({"status": "DROP", "error": rejected.error})
+
+
+# --- ledger ---------------------------------------------------------------------------------
+
+
+def required_run(request: Request) -> str:
+    run = request.query_params.get("run")
+    if not run:
+        raise ApiError(400, "query parameter 'run' is required")
+    return run
+
+
+async def ledger_records(request: Request) -> Response:
+    run = required_run(request)
+    # A big run takes a while to fold: off the event loop, so deliveries keep flowing.
+    records = await asyncio.to_thread(Service1.of(request).records.records, run)
+    return JSONResponse({"run": run, "records": records})
+
+
+async def ledger_summary(request: Request) -> Response:
+    run = required_run(request)
+    return JSONResponse(await asyncio.to_thread(Service1.of(request).records.summary, run))
+
+
+# --- state, pings, health, metrics ----------------------------------------------------------
+
+
+async def get_state(request: Request) -> Response:
+    service = Service1.of(request)
+    settings = service.settings
+    value = await service.daprd.get_state(settings.state_store_name, settings.state_key)
+    return JSONResponse({"key": settings.state_key, "value": value})
+
+
+async def save_state(request: Request) -> Response:
+    service = Service1.of(request)
+    settings = service.settings
+    body = await read_json_object(request, settings.max_body_bytes)
+    if "value" not in body:
+        raise ApiError(400, "body must have a 'value' field")
+    await service.daprd.save_state(settings.state_store_name, settings.state_key, body["value"])
+    return JSONResponse({"message": "saved", "key": settings.state_key, "value": body["value"]})
+
+
+async def delete_state(request: Request) -> Response:
+    service = Service1.of(request)
+    settings = service.settings
+    await service.daprd.delete_state(settings.state_store_name, settings.state_key)
+    return JSONResponse({"message": "deleted", "key": settings.state_key})
+
+
+async def ping(request: Request) -> Response:
+    return JSONResponse({"message": "pong", "app_id": Service1.of(request).settings.app_id})
+
+
+async def ping_service2(request: Request) -> Response:
+    service = Service1.of(request)
+    started = time.perf_counter()
+    try:
+        answer = await service.daprd.invoke(
+            service.settings.service2_app_id, "ping", http_method="GET"
+        )
+    except DaprError:
+        service.metrics.invocation_seconds.labels("ping", "error").observe(
+            time.perf_counter() - started
+        )
+        raise
+    service.metrics.invocation_seconds.labels("ping", "ok").observe(time.perf_counter() - started)
+    return JSONResponse({"message": "pong", "answer": answer})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return metrics_response(Service1.of(request).metrics.registry)
+
+
+# --- the app --------------------------------------------------------------------------------
+
+routes = [
+    Route("/dapr/subscribe", dapr_subscribe, methods=["GET"]),
+    Route("/publish/{topic}", publish, methods=["POST"]),
+    Route("/state", get_state, methods=["GET"]),
+    Route("/state", save_state, methods=["POST"]),
+    Route("/state", delete_state, methods=["DELETE"]),
+    Route("/ping", ping, methods=["GET"]),
+    Route("/s2/ping", ping_service2, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/ledger", ledger_records, methods=["GET"]),
+    Route("/ledger/summary", ledger_summary, methods=["GET"]),
+    Route("/dead-letter/{topic}", receive_dead_letter, methods=["POST"]),
+]  # create_app adds POST /<topic> for each configured topic
+
+
+async def checkpoint_every(ledger: Ledger, seconds: float) -> None:
+    """Keep the WAL short, with the disk sync in a worker thread instead of the event loop."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(ledger.checkpoint)
+        except sqlite3.Error as err:
+            log.warning("ledger checkpoint failed: %s", err)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    service: Service1 = app.state.deps
+    settings = service.settings
+    ledger = Ledger.open(settings.ledger_path)
+    checkpoints = asyncio.create_task(checkpoint_every(ledger, 1.0))
+    try:
+        async with make_http_client(
+            settings.dapr_http_endpoint,
+            settings.dapr_api_token,
+            settings.dapr_timeout_seconds,
+            service.transport,
+        ) as http:
+            service.dapr, service.ledger = DaprClient(http), ledger
+            log.info("up: daprd %s, ledger %s", settings.dapr_http_endpoint, settings.ledger_path)
+            yield
+    finally:
+        service.dapr, service.ledger = None, None
+        checkpoints.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checkpoints
+        ledger.close()
+
+
+def create_app(
+    settings: Service1Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """service-1 as a Starlette app; tests pass settings and a MockTransport for daprd."""
+    settings = settings or Service1Settings.from_env()
+    all_routes = [*routes, *(topic_route(topic) for topic in settings.topics)]
+    app = Starlette(routes=all_routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.deps = Service1(settings=settings, transport=transport)
+    return app
+
+
+def _app_from_environment() -> Starlette:
+    settings = settings_or_exit(Service1Settings.from_env, "service-1")
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+app = _app_from_environment()

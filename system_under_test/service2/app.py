@@ -1,0 +1,196 @@
+"""service-2: the target of service-1's Dapr invocations; remembers each call per run.
+
+Run: python -m uvicorn system_under_test.service2.app:app --host 127.0.0.1 --port 7070
+Settings come from the environment (see settings.py); daprd is reached at DAPR_HTTP_ENDPOINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from system_under_test.common import (
+    CLOUDEVENT_JSON_TYPES,
+    EXCEPTION_HANDLERS,
+    ApiError,
+    DaprClient,
+    configure_logging,
+    make_http_client,
+    metrics_response,
+    read_json_object,
+    requires_app_token,
+    settings_or_exit,
+)
+from system_under_test.service2.settings import Service2Settings
+
+log = logging.getLogger("service-2")
+
+
+class ReceivedCalls:
+    """The t1 calls received, per run, in memory: service-2 has no ledger of its own."""
+
+    def __init__(self) -> None:
+        self._by_run: defaultdict[str | None, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, run: str | None, seq: int | None, traceparent: str | None) -> None:
+        record = {"run": run, "seq": seq, "traceparent": traceparent, "received_at": time.time()}
+        self._by_run[run].append(record)
+
+    def of_run(self, run: str) -> list[dict[str, Any]]:
+        return list(self._by_run.get(run, ()))
+
+
+class Service2Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.invocations = Counter(
+            "service2_invocations_received",
+            "Invocations received through Dapr, by method",
+            ["method"],
+            registry=self.registry,
+        )
+
+
+@dataclass
+class Service2:
+    settings: Service2Settings
+    transport: httpx.AsyncBaseTransport | None = None
+    metrics: Service2Metrics = field(default_factory=Service2Metrics)
+    received: ReceivedCalls = field(default_factory=ReceivedCalls)
+    dapr: DaprClient | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> Service2:
+        service: Service2 = request.app.state.deps
+        return service
+
+    @property
+    def daprd(self) -> DaprClient:
+        assert self.dapr is not None, "service-2 is not running (lifespan not entered)"
+        return self.dapr
+
+
+def run_and_seq(body: dict[str, Any]) -> tuple[str | None, int | None]:
+    """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message."""
+    wrapped = body.get("message")
+    message: dict[str, Any] = wrapped if isinstance(wrapped, dict) else body
+    run, seq = message.get("run"), message.get("seq")
+    run = run if isinstance(run, str) else None
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    return run, seq
+
+
+@requires_app_token
+async def receive_t1(request: Request) -> Response:
+    service = Service2.of(request)
+    body = await read_json_object(request, service.settings.max_body_bytes, CLOUDEVENT_JSON_TYPES)
+    run, seq = run_and_seq(body)
+    service.received.add(run, seq, request.headers.get("traceparent"))
+    service.metrics.invocations.labels("t1").inc()
+    log.info("t1 call run=%s seq=%s", run, seq)
+    return JSONResponse({"message": "received", "run": run, "seq": seq})
+
+
+@requires_app_token
+async def ping(request: Request) -> Response:
+    service = Service2.of(request)
+    service.metrics.invocations.labels("ping").inc()
+    return JSONResponse({"message": "pong", "app_id": service.settings.app_id})
+
+
+@requires_app_token
+async def dapr_subscribe(request: Request) -> Response:
+    return JSONResponse([])  # daprd asks every app; service-2 subscribes to nothing
+
+
+async def received(request: Request) -> Response:
+    run = request.query_params.get("run")
+    if not run:
+        raise ApiError(400, "query parameter 'run' is required")
+    records = Service2.of(request).received.of_run(run)
+    return JSONResponse({"run": run, "count": len(records), "records": records})
+
+
+async def get_state(request: Request) -> Response:
+    service = Service2.of(request)
+    settings = service.settings
+    value = await service.daprd.get_state(settings.state_store_name, settings.state_key)
+    return JSONResponse({"key": settings.state_key, "value": value})
+
+
+async def save_state(request: Request) -> Response:
+    service = Service2.of(request)
+    settings = service.settings
+    body = await read_json_object(request, settings.max_body_bytes)
+    if "value" not in body:
+        raise ApiError(400, "body must have a 'value' field")
+    await service.daprd.save_state(settings.state_store_name, settings.state_key, body["value"])
+    return JSONResponse({"message": "saved", "key": settings.state_key, "value": body["value"]})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return metrics_response(Service2.of(request).metrics.registry)
+
+
+routes = [
+    Route("/t1", receive_t1, methods=["POST"]),
+    Route("/ping", ping, methods=["GET"]),
+    Route("/dapr/subscribe", dapr_subscribe, methods=["GET"]),
+    Route("/received", received, methods=["GET"]),
+    Route("/state", get_state, methods=["GET"]),
+    Route("/state", save_state, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    service: Service2 = app.state.deps
+    settings = service.settings
+    async with make_http_client(
+        settings.dapr_http_endpoint,
+        settings.dapr_api_token,
+        settings.dapr_timeout_seconds,
+        service.transport,
+    ) as http:
+        service.dapr = DaprClient(http)
+        log.info("up: daprd %s", settings.dapr_http_endpoint)
+        try:
+            yield
+        finally:
+            service.dapr = None
+
+
+def create_app(
+    settings: Service2Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """service-2 as a Starlette app; tests pass settings and a MockTransport for daprd."""
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.deps = Service2(settings=settings or Service2Settings.from_env(), transport=transport)
+    return app
+
+
+def _app_from_environment() -> Starlette:
+    settings = settings_or_exit(Service2Settings.from_env, "service-2")
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+app = _app_from_environment()
