@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+Records = list[dict[str, Any]]
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -39,6 +42,21 @@ class SuiteClient:
         response = self.service1.get("/ledger", params={"run": run})
         response.raise_for_status()
         return response.json()["records"]
+
+    def wait_for_ledger(
+        self, run: str, done: Callable[[Records], bool], timeout: float = 15.0
+    ) -> Records:
+        """Poll the ledger until `done(records)`; on timeout return what is there.
+
+        The caller judges the records, so a timeout ends in a verdict that names what
+        was lost rather than in a bare timeout.
+        """
+        deadline = time.monotonic() + timeout
+        records = self.ledger(run)
+        while not done(records) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            records = self.ledger(run)
+        return records
 
     def received_by_service2(self, run: str) -> list[dict[str, Any]]:
         response = self.service2.get("/received", params={"run": run})

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.errors import HarnessError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_CONFIG = REPO_ROOT / "k3d" / "cluster.yaml"
 DEFAULT_CONTEXT = "k3d-dapr-suite"
@@ -50,7 +52,7 @@ FALLBACK_HOST_PORTS = {
 }
 
 
-class K3dTargetError(RuntimeError):
+class K3dTargetError(HarnessError):
     """The cluster cannot be used; the message is one line and says what to do."""
 
 
@@ -242,6 +244,11 @@ class K3dTarget:
         self.stop()
 
     # --- diagnostics ---
+
+    def problems(self) -> list[str]:
+        """An endpoint that stopped answering, as one line; empty when all answer."""
+        complaint = self._endpoints_complaint()
+        return [complaint] if complaint else []
 
     def logs_tail(self, lines: int = 50) -> dict[str, str]:
         """The last lines of every daprd and app container: '<pod>/<container>' -> text."""

@@ -21,7 +21,7 @@ def selector(metric: str, labels: Mapping[str, str]) -> str:
     return f"sum({metric}{{{inner}}})"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising sets __traceback__ on the instance
 class DeltaMismatch(AssertionError):
     query: str
     before: float
@@ -69,6 +69,17 @@ class PrometheusMetrics:
             after = self.value(query)
         return after
 
+    def baseline(self, query: str, sidecar_value: float, timeout: float = 10.0) -> float:
+        """The query's value once Prometheus has caught up with the sidecar's own count.
+
+        Prometheus lags up to one scrape behind; a "before" read from a stale scrape
+        would count the previous step's traffic into this step's delta.
+        """
+        seen = self.wait_until_scraped(query, sidecar_value, timeout)
+        if seen != sidecar_value:
+            raise DeltaMismatch(query, seen, seen, 0.0)
+        return seen
+
     def wait_until_scraped(self, query: str, value: float, timeout: float = 10.0) -> float:
         """Poll until Prometheus shows `value` for `query` (it lags a scrape behind)."""
         deadline = time.monotonic() + timeout
@@ -87,10 +98,13 @@ def scrape(url: str) -> str:
 
 def sample_sum(exposition: str, metric: str, labels: Mapping[str, str]) -> float:
     """Sum of the samples named `metric` whose labels include `labels`, from text format."""
+    # prometheus_client's parser names every counter sample `<family>_total`, even where
+    # daprd exposes it without the suffix.
+    names = {metric, f"{metric}_total"}
     total = 0.0
     for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
-            if sample.name != metric:
+            if sample.name not in names:
                 continue
             if all(sample.labels.get(key) == value for key, value in labels.items()):
                 total += sample.value

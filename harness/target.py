@@ -11,7 +11,7 @@ from typing import Protocol
 
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
-from harness.processes import tail
+from harness.processes import group_alive, tail
 from harness.settings import StackSettings
 from harness.supervisor import running_state
 
@@ -29,6 +29,10 @@ class Target(Protocol):
     def stop(self) -> None: ...
 
     def logs_tail(self, lines: int = 50) -> dict[str, str]: ...
+
+    def problems(self) -> list[str]:
+        """What is broken right now (a dead component, say); empty when all is well."""
+        ...
 
 
 class LocalTarget:
@@ -69,6 +73,22 @@ class LocalTarget:
             self.owned.stop()
             self.owned = None
 
+    def problems(self) -> list[str]:
+        if self.owned is not None:
+            return [
+                f"{name} exited with code {c.process.exit_code()}: {c.process.log_tail(5)}"
+                for name, c in self.owned.components.items()
+                if c.process.exit_code() is not None
+            ]
+        state = running_state(self.settings)
+        if state is None:
+            return ["the local stack started by `up` is no longer running"]
+        return [
+            f"{name} (pid {pid}) is gone"
+            for name, pid in (state.components or {}).items()
+            if not group_alive(pid)
+        ]
+
     def logs_tail(self, lines: int = 50) -> dict[str, str]:
         logs = self.settings.run_dir / "logs"
         return {path.stem: tail(path, lines) for path in sorted(logs.glob("*.log"))}
@@ -87,7 +107,7 @@ def open_target(env: dict[str, str] | None = None) -> Target:
     if kind == "local":
         return LocalTarget(StackSettings.from_env(env))
     if kind == "k3d":
-        from harness.k3d_target import K3dTarget
+        from harness.k3d_target import K3dSettings, K3dTarget
 
-        return K3dTarget.from_env(env)
+        return K3dTarget(K3dSettings.from_env(env))
     raise HarnessError(f"E2E_TARGET={kind!r} is not a target: use 'local' or 'k3d'")

@@ -32,11 +32,14 @@ def draw_chart(summary: dict[str, Any], path: Path) -> Path:
         rates.set_ylabel("messages per second")
         rates.legend(loc="upper right")
         rates.set_title(f"{summary['run']}: {summary['mode']} model, mix {summary['mix']}")
+        positive = False
         for key, label, colour, style in LATENCY_LINES:
-            values = [p[key] if p[key] is not None else float("nan") for p in points]
+            values = [p[key] if p[key] else float("nan") for p in points]  # log: no zeros
+            positive = positive or any(v == v for v in values)
             latency.plot(seconds, values, label=label, color=colour, linestyle=style)
-        latency.set_yscale("log")
-        latency.set_ylabel("latency (ms, log)")
+        if positive:
+            latency.set_yscale("log")
+        latency.set_ylabel("latency (ms, log scale)")
         latency.set_xlabel("seconds since the start of the load")
         latency.legend(loc="upper right", ncol=2)
         figure.tight_layout()

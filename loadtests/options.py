@@ -95,7 +95,9 @@ def check_loopback_url(url: str, flag: str) -> None:
     """Load goes to 127.0.0.1 only: anything else is refused before a request is made."""
     parts = urlsplit(url)
     if parts.scheme != "http" or parts.hostname != LOOPBACK_HOST:
-        raise LoadOptionError(f"{flag} {url!r} is not http://{LOOPBACK_HOST}:<port>; load stays local")
+        raise LoadOptionError(
+            f"{flag} {url!r} is refused: load goes to http://{LOOPBACK_HOST}:<port> only"
+        )
 
 
 _MIX_PART = re.compile(r"^\s*(?P<topic>[\w.-]+)\s*=\s*(?P<weight>[0-9.]+)\s*$")
@@ -149,7 +151,7 @@ LOCUST_ARGUMENTS: tuple[tuple[str, type, Any, str], ...] = (
     ("--drain-seconds", float, 30.0, "after the load, wait up to this long for stragglers"),
     ("--max-messages", int, 100_000, "stop publishing after this many messages"),
     ("--ledger-poll-seconds", float, 2.0, "how often to read the ledger (0: only at the end)"),
-    ("--prometheus-url", str, "http://127.0.0.1:9095", "Prometheus that scrapes the daprd sidecars"),
+    ("--prometheus-url", str, "http://127.0.0.1:9095", "Prometheus scraping the sidecars"),
     ("--results-dir", str, "", "where summary.json and chart.png go (default results/load-<ts>)"),
     ("--max-fail-ratio", float, 0.01, "gate: highest publish failure ratio"),
     ("--max-p95-publish-ms", float, 250.0, "gate: highest p95 publish latency"),

@@ -46,24 +46,47 @@ class Check:
         return f"{verdict:6} {self.name}: {shown} ({bound} {self.limit:g}{self.unit}{via})"
 
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "flag": self.flag, "value": self.value, "limit": self.limit,
-                "ok": self.ok}  # fmt: skip
+        return {
+            "name": self.name,
+            "flag": self.flag,
+            "value": self.value,
+            "limit": self.limit,
+            "ok": self.ok,
+        }
 
 
 def evaluate(figures: GateFigures, thresholds: Thresholds) -> list[Check]:
-    """Every check, broken or not; a run without a single successful publish breaks them all."""
+    """Every check, broken or not. Without a successful publish there is nothing to judge, so
+    the published check breaks, and so do the latency and loss checks (no data)."""
     nothing = figures.published == 0
     return [
-        Check("published messages", "", float(figures.published), 1.0,
-              at_least=True),  # fmt: skip
-        Check("fail ratio", "--max-fail-ratio", round(figures.fail_ratio, 6),
-              thresholds.max_fail_ratio),  # fmt: skip
-        Check("p95 publish latency", "--max-p95-publish-ms", figures.p95_publish_ms,
-              thresholds.max_p95_publish_ms, " ms"),  # fmt: skip
-        Check("p95 end-to-end latency", "--max-p95-e2e-ms", figures.p95_e2e_ms,
-              thresholds.max_p95_e2e_ms, " ms"),  # fmt: skip
-        Check("lost messages", "--max-lost", None if nothing else float(figures.lost),
-              float(thresholds.max_lost)),  # fmt: skip
+        Check("published messages", "", float(figures.published), 1.0, at_least=True),
+        Check(
+            "fail ratio",
+            "--max-fail-ratio",
+            round(figures.fail_ratio, 6),
+            thresholds.max_fail_ratio,
+        ),
+        Check(
+            "p95 publish latency",
+            "--max-p95-publish-ms",
+            figures.p95_publish_ms,
+            thresholds.max_p95_publish_ms,
+            " ms",
+        ),
+        Check(
+            "p95 end-to-end latency",
+            "--max-p95-e2e-ms",
+            figures.p95_e2e_ms,
+            thresholds.max_p95_e2e_ms,
+            " ms",
+        ),
+        Check(
+            "lost messages",
+            "--max-lost",
+            None if nothing else float(figures.lost),
+            float(thresholds.max_lost),
+        ),
     ]
 
 

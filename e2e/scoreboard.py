@@ -1,0 +1,37 @@
+"""What the e2e session sent and accounted for, printed once at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.verdict import Verdict
+
+
+@dataclass
+class Scoreboard:
+    rows: list[tuple[str, Verdict]] = field(default_factory=list)
+    deltas: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def verdict(self, scenario: str, verdict: Verdict) -> None:
+        self.rows.append((scenario, verdict))
+
+    def delta(self, scenario: str, query: str, delta: float) -> None:
+        self.deltas.append((scenario, query, delta))
+
+    def lines(self) -> list[str]:
+        out = [f"{'scenario':32} {'topic':16} {'sent':>6} {'ok':>6} {'lost':>5} {'dup':>5}"]
+        sent = accounted = 0
+        for scenario, v in self.rows:
+            out.append(
+                f"{scenario:32} {v.topic:16} {v.published:>6} {len(v.delivered):>6} "
+                f"{len(v.lost):>5} {len(v.duplicated):>5}"
+            )
+            sent += v.published
+            accounted += len(v.delivered)
+        out.append(f"messages sent {sent}, accounted for {accounted}")
+        if self.deltas:
+            out.append("metric deltas seen:")
+            out.extend(
+                f"  {scenario:28} {delta:>+6g}  {query}" for scenario, query, delta in self.deltas
+            )
+        return out

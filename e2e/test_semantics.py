@@ -1,0 +1,110 @@
+"""Delivery semantics of the pinned Dapr release, driven by the subscriber's test control.
+
+What Dapr 1.18.3 does with pubsub.redis, the suite's Resiliency policy (3 retries, 200 ms
+apart) and a dead-letter topic on every subscription (docs/delivery-semantics.md):
+- RETRY or HTTP 500: retried; delivered once the app succeeds within the retries.
+- DROP or HTTP 404: not retried; sent to the dead-letter topic.
+- still failing after the retries (1 + 3 attempts): sent to the dead-letter topic.
+- a delivery the app cannot use: answered DROP, recorded REJECTED, dead-lettered.
+Each case also has its exact change of dapr_component_pubsub_ingress_count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from harness.client import Records, new_run_id
+from harness.metrics import sample_sum, scrape, selector
+
+pytestmark = pytest.mark.e2e
+
+INGRESS = "dapr_component_pubsub_ingress_count"
+ATTEMPTS = 1 + 3  # first delivery plus the Resiliency policy's maxRetries
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    control: dict
+    answers: list[str]  # what service-1's ledger shows on t1, in order
+    dead_lettered: bool
+    ingress: dict[tuple[str, str], int]  # (process_status, status) -> delta on t1
+
+
+CASES = [
+    Case("RETRY then success", {"answer": "RETRY", "times": 2},
+         ["RETRY", "RETRY", "SUCCESS"], False, {("retry", "retry"): 2, ("success", "success"): 1}),
+    Case("500 then success", {"answer": "500", "times": 2},
+         ["500", "500", "SUCCESS"], False, {("retry", "retry"): 2, ("success", "success"): 1}),
+    Case("DROP", {"answer": "DROP", "times": 1},
+         ["DROP"], True, {("drop", "success"): 1}),
+    Case("404", {"answer": "404", "times": 1},
+         ["404"], True, {("drop", "drop"): 1}),
+    Case("RETRY exhausted", {"answer": "RETRY", "times": 10},
+         ["RETRY"] * ATTEMPTS, True, {("retry", "retry"): ATTEMPTS, ("drop", "drop"): 1}),
+    Case("500 exhausted", {"answer": "500", "times": 10},
+         ["500"] * ATTEMPTS, True, {("retry", "retry"): ATTEMPTS, ("drop", "drop"): 1}),
+    Case("unusable delivery", {"answer": "MAYBE", "times": 1},
+         ["REJECTED"], True, {("drop", "success"): 1}),
+]  # fmt: skip
+
+
+def ingress_labels(topic: str, process_status: str, status: str) -> dict[str, str]:
+    return {"app_id": "service-1", "topic": topic,
+            "process_status": process_status, "status": status}  # fmt: skip
+
+
+def ingress_query(topic: str, process_status: str, status: str) -> str:
+    return selector(INGRESS, ingress_labels(topic, process_status, status))
+
+
+def settled(case: Case):
+    def done(records: Records) -> bool:
+        on_t1 = [r for r in records if r["topic"] == "t1"]
+        on_dlq = [r for r in records if r["topic"] == "t1-dead-letter"]
+        return (
+            len(on_t1) == 1
+            and len(on_t1[0]["answers"]) >= len(case.answers)
+            and len(on_dlq) == int(case.dead_lettered)
+        )
+
+    return done
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_delivery_semantics(case: Case, target, suite, metrics, scoreboard):
+    queries = {key: ingress_query("t1", *key) for key in case.ingress}
+    exposed = scrape(target.daprd_metrics_urls["service-1"])
+    before = {
+        key: metrics.baseline(query, sample_sum(exposed, INGRESS, ingress_labels("t1", *key)))
+        for key, query in queries.items()
+    }
+    run = new_run_id("semantics")
+    suite.publish_ok("t1", run, 1, control=case.control)
+
+    records = suite.wait_for_ledger(run, settled(case), timeout=15)
+    (on_t1,) = [r for r in records if r["topic"] == "t1"]
+    assert on_t1["answers"] == case.answers
+    dead = [r for r in records if r["topic"] == "t1-dead-letter"]
+    assert len(dead) == int(case.dead_lettered), f"dead-letter records: {dead}"
+    if dead:
+        assert dead[0]["id"] == on_t1["id"] and dead[0]["route"] == "/dead-letter/t1"
+    invoked = len(suite.received_by_service2(run))
+    assert invoked == (1 if case.answers[-1] == "SUCCESS" else 0)
+
+    for key, query in queries.items():
+        after = metrics.wait_for_delta(query, before[key], case.ingress[key])
+        scoreboard.delta(case.name, query, after - before[key])
+
+
+def test_redelivery_does_not_outrun_the_policy(suite):
+    """The retries are the policy's: no more than 1 + maxRetries attempts, then silence."""
+    run = new_run_id("policy")
+    suite.publish_ok("t1", run, 1, control={"answer": "RETRY", "times": 100})
+    exhausted = Case("", {}, ["RETRY"] * ATTEMPTS, True, {})
+    suite.wait_for_ledger(run, settled(exhausted), timeout=15)
+    records = suite.wait_for_ledger(run, lambda rs: False, timeout=1.5)
+    (on_t1,) = [r for r in records if r["topic"] == "t1"]
+    assert on_t1["count"] == ATTEMPTS, on_t1["answers"]

@@ -1,0 +1,197 @@
+"""Is the load generator the bottleneck? The suite's locust setup against wrk, same run.
+
+Both drive service-1's publish endpoint for the same time with the same number of connections
+and the same body size: locust in the closed model with no think time (the runner's own command
+line, ledger polling off so only publishing competes for the CPU), then wrk with a small Lua
+script. Each phase waits for its messages to be delivered before the next starts, so neither
+inherits the other's backlog. The ratio of achieved publish rates should be at least 0.9.
+
+    python -m loadtests.bench_generator --seconds 10 --connections 10 [--processes 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+from harness.settings import REPO_ROOT
+from loadtests.ledger_client import LedgerClient
+from loadtests.messages import message_body, new_run_id
+from loadtests.options import LoadOptionError
+from loadtests.run import LocustCommand, OneLineParser, bounded_int, build_parser, run_locust
+from loadtests.target_session import loopback_target, started
+
+GOAL = 0.9
+WRK_THREADS = 1  # wrk is light; one thread leaves the second core to the stack
+DRAIN_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Achieved:
+    tool: str
+    ok_requests: int
+    seconds: float
+    detail: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.ok_requests / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- locust -----------------------------------------------------------------------------------
+
+
+def locust_phase(service1_url: str, prometheus_url: str, args: argparse.Namespace) -> Achieved:
+    results = REPO_ROOT / "results" / time.strftime("bench-generator-%Y%m%d-%H%M%S")
+    run_args = build_parser().parse_args([
+        "--duration", f"{args.seconds}s", "--mode", "closed", "--think-time", "0",
+        "--users", str(args.connections), "--spawn-rate", "1000",
+        "--message-bytes", str(args.message_bytes), "--ledger-poll-seconds", "0",
+        "--drain-seconds", str(DRAIN_TIMEOUT), "--processes", str(args.processes),
+        # Not a gate here: only the achieved rate counts.
+        "--max-p95-publish-ms", "600000", "--max-p95-e2e-ms", "600000",
+        "--max-fail-ratio", "1",
+    ])  # fmt: skip
+    command = LocustCommand(service1_url, prometheus_url, results, run_args)
+    code = run_locust(command.argv(), limit_seconds=args.seconds + DRAIN_TIMEOUT + 120)
+    summary_path = results / "summary.json"
+    if not summary_path.exists():
+        raise HarnessError(f"locust exited with {code} and wrote no {summary_path}")
+    summary = json.loads(summary_path.read_text())
+    publish = summary["latency_ms"]["publish"]
+    detail = f"publish p50 {publish['p50']} ms, p99 {publish['p99']} ms; results {results}"
+    return Achieved("locust", summary["published"], summary["load_seconds"], detail)
+
+
+# -- wrk --------------------------------------------------------------------------------------
+
+
+def wrk_script(run: str, message_bytes: int) -> str:
+    """Lua that POSTs t1 messages of about `message_bytes` with a counter as seq."""
+    template = message_body(run, 100000, 0.0, message_bytes)
+    padding = template["padding"]
+    return f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local seq = 0
+request = function()
+  seq = seq + 1
+  local body = string.format('{{"run":"{run}","seq":%d,"sent_at":%d,"padding":"{padding}"}}',
+                             seq, os.time())
+  return wrk.format(nil, "/publish/t1", nil, body)
+end
+"""
+
+
+_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_PERCENTILE = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_wrk(output: str) -> Achieved:
+    match = _REQUESTS.search(output)
+    if match is None:
+        raise HarnessError(f"wrk printed no request count:\n{output}")
+    requests, seconds = int(match[1]), float(match[2]) * _SECONDS[match[3]]
+    non_2xx = int(m[1]) if (m := _NON_2XX.search(output)) else 0
+    errors = sum(map(int, m.groups())) if (m := _ERRORS.search(output)) else 0
+    latency = {q: float(v) * _SECONDS[unit] * 1000 for q, v, unit in _PERCENTILE.findall(output)}
+    shown = ", ".join(f"p{q} {v:.3f} ms" for q, v in latency.items())
+    detail = f"publish {shown}; non-2xx {non_2xx}, socket errors {errors}"
+    return Achieved("wrk", requests - non_2xx, seconds, detail)
+
+
+def wrk_phase(service1_url: str, args: argparse.Namespace, run: str) -> Achieved:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise HarnessError("wrk is not installed (Debian package `wrk`)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-wrk-") as script:
+        script.write(wrk_script(run, args.message_bytes))
+        script.flush()
+        argv = [wrk, "-t", str(WRK_THREADS), "-c", str(args.connections),
+                "-d", f"{args.seconds}s", "--latency", "-s", script.name, service1_url]  # fmt: skip
+        done = subprocess.run(  # noqa: S603 - fixed argv, bounded by -d and the timeout
+            argv, capture_output=True, text=True, timeout=args.seconds + 60
+        )
+    if done.returncode != 0:
+        raise HarnessError(f"wrk exited with {done.returncode}: {done.stderr.strip()}")
+    return parse_wrk(done.stdout)
+
+
+def wait_delivered(service1_url: str, run: str, expected: int, timeout: float) -> int:
+    """Wait until the ledger holds `expected` deliveries of the run, so the stack is idle."""
+    ledger = LedgerClient(service1_url)
+    try:
+        deadline = time.monotonic() + timeout
+        seen = ledger.deliveries(run)
+        while seen < expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+            seen = ledger.deliveries(run)
+        return seen
+    finally:
+        ledger.close()
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def build_bench_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m loadtests.bench_generator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seconds", type=bounded_int(3, 60), default=10)
+    parser.add_argument("--connections", type=bounded_int(1, 100), default=10)
+    parser.add_argument("--processes", type=bounded_int(1, 8), default=1)
+    parser.add_argument("--message-bytes", type=bounded_int(64, 60000), default=256)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_bench_parser().parse_args(argv)
+    try:
+        target = loopback_target()
+        with started(target):
+            locust = locust_phase(target.service1_url, target.prometheus_url, args)
+            run = new_run_id("bench-wrk")
+            wrk = wrk_phase(target.service1_url, args, run)
+            delivered = wait_delivered(target.service1_url, run, wrk.ok_requests, DRAIN_TIMEOUT)
+    except (HarnessError, LoadOptionError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print_result(locust, wrk, delivered, args)
+    return 0
+
+
+def print_result(locust: Achieved, wrk: Achieved, wrk_delivered: int, args: argparse.Namespace):
+    ratio = locust.rate / wrk.rate if wrk.rate else 0.0
+    print(
+        f"\ngenerator benchmark: {args.seconds} s each, {args.connections} connections, "
+        f"{args.message_bytes}-byte messages to t1, locust processes {args.processes}"
+    )
+    for achieved in (locust, wrk):
+        print(
+            f"  {achieved.tool:6} {achieved.rate:8.1f} publishes/s "
+            f"({achieved.ok_requests} in {achieved.seconds:.2f} s); {achieved.detail}"
+        )
+    print(f"  wrk's messages delivered afterwards: {wrk_delivered} of {wrk.ok_requests}")
+    verdict = "ok" if ratio >= GOAL else "BELOW GOAL"
+    print(f"  locust / wrk publish rate: {ratio:.3f} (goal >= {GOAL}) {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The target of a load run or benchmark: local addresses only, stopped only if we started it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness.target import Target, open_target
+from loadtests.options import check_loopback_url
+
+
+def loopback_target() -> Target:
+    """open_target(), refused unless service-1 and Prometheus are on 127.0.0.1."""
+    target = open_target()
+    check_loopback_url(target.service1_url, "service-1 url")
+    check_loopback_url(target.prometheus_url, "prometheus url")
+    return target
+
+
+@contextmanager
+def started(target: Target) -> Iterator[Target]:
+    """Attach to a running stack or start one; stop it afterwards only if this started it."""
+    target.start()
+    try:
+        yield target
+    finally:
+        target.stop()
