@@ -35,14 +35,41 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def group_alive(pgid: int) -> bool:
+    """True while a live (not zombie) process is in the group.
+
+    Zombies count as gone: an orphan's zombie waits for PID 1 to reap it, and in a
+    container whose PID 1 never reaps, it would otherwise look alive forever.
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return any(state != "Z" for state in _group_states(pgid))
+
+
+def _group_states(pgid: int) -> list[str]:
+    states = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            states.append(fields[0])
+    return states
 
 
 def stop_group(pgid: int, grace: float = 3.0) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ class StackSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
         env = dict(os.environ if env is None else env)
-        base = cls()
+        base = cls().shifted(_env_int(env, "HARNESS_PORT_OFFSET", 0))
         settings = cls(
             dapr_version=env.get("DAPR_VERSION", "").strip().lstrip("v") or base.dapr_version,
             daprd_path=env.get("DAPRD") or None,
@@ -88,10 +88,30 @@ class StackSettings:
             ready_timeout_seconds=_env_float(
                 env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds
             ),
+            sidecar1=base.sidecar1,
+            sidecar2=base.sidecar2,
             log_level=env.get("HARNESS_DAPR_LOG_LEVEL", base.log_level),
         )
         settings.validate()
         return settings
+
+    def shifted(self, offset: int) -> StackSettings:
+        """The same stack with every port moved by `offset`, to run a second one beside it."""
+        if offset == 0:
+            return self
+
+        def move(ports: SidecarPorts) -> SidecarPorts:
+            return SidecarPorts(*(port + offset for port in ports.all().values()))
+
+        return replace(
+            self,
+            redis_port=self.redis_port + offset,
+            prometheus_port=self.prometheus_port + offset,
+            service1_port=self.service1_port + offset,
+            service2_port=self.service2_port + offset,
+            sidecar1=move(self.sidecar1),
+            sidecar2=move(self.sidecar2),
+        )
 
     def ports(self) -> dict[str, int]:
         """Every port the stack binds, named by who binds it."""

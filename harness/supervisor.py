@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
-from harness.processes import group_alive, stop_group
+from harness.processes import group_alive, pid_alive, stop_group
 from harness.settings import REPO_ROOT, StackSettings
 
 STATE_FILE = "stack.json"
@@ -38,7 +38,7 @@ class StackState:
     up_seconds: float = 0.0
 
     def alive(self) -> bool:
-        return group_alive(self.supervisor_pid)
+        return pid_alive(self.supervisor_pid)
 
 
 def state_path(settings: StackSettings) -> Path:

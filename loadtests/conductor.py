@@ -21,7 +21,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from loadtests.accounting import DeliveryTracker, Publish, Receipt
 from loadtests.chart import draw_chart
@@ -281,6 +281,7 @@ class Conductor:
     def conclude(self) -> list[Check]:
         if not self.interrupted:
             self.drain()
+            self.wait_for_worker_reports()
         drained_at = time.time()
         self.fire_lost()
         dapr = self.dapr_metrics(drained_at)
@@ -304,6 +305,22 @@ class Conductor:
             gevent.sleep(0.5)
             seen = self.poll_when_grown(seen)
         self.poll_ledger()
+
+    def wait_for_worker_reports(self) -> None:
+        """Workers report their statistics every few seconds; wait until the master's hold
+        every publish their journals handed over, so CSV and HTML report count them all."""
+        if not isinstance(self.environment.runner, MasterRunner):
+            return
+        deadline = time.monotonic() + WORKER_REPORT_INTERVAL + 2.0
+        while self.publish_requests() < len(self.tracker.published):
+            if time.monotonic() > deadline:
+                log.warning("locust's statistics miss some publishes of the workers")
+                return
+            gevent.sleep(0.2)
+
+    def publish_requests(self) -> int:
+        entries = self.environment.runner.stats.entries.values()
+        return sum(entry.num_requests for entry in entries if entry.method == "POST")
 
     def poll_when_grown(self, seen: int) -> int:
         """Fetch all records only once the cheap count says enough may have arrived."""

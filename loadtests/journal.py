@@ -4,7 +4,7 @@ handed to the master (or, in a local run, to the conductor of the same process).
 from __future__ import annotations
 
 from loadtests.accounting import Publish
-from loadtests.messages import SeqCounter, topic_for
+from loadtests.messages import SeqCounter, TopicMix
 
 
 class ProcessJournal:
@@ -12,13 +12,13 @@ class ProcessJournal:
 
     def __init__(self) -> None:
         self.run = ""
-        self.mix: dict[str, float] = {}
+        self.mix: TopicMix | None = None
         self.counter: SeqCounter | None = None
         self.pending: list[Publish] = []
 
     def begin(self, run: str, worker_index: int, limit: int, mix: dict[str, float]) -> None:
         self.run = run
-        self.mix = mix
+        self.mix = TopicMix(mix)
         self.counter = SeqCounter(worker_index, limit)
         self.pending = []
 
@@ -28,13 +28,12 @@ class ProcessJournal:
 
     def next_message(self) -> tuple[int, str] | None:
         """(seq, topic) of this process's next message, or None when it may send no more."""
-        if self.counter is None or not self.run:
+        if self.counter is None or self.mix is None or not self.run:
             return None
-        index = self.counter.issued
         seq = self.counter.next()
         if seq is None:
             return None
-        return seq, topic_for(index, self.mix)
+        return seq, self.mix.next()
 
     def record(self, publish: Publish) -> None:
         self.pending.append(publish)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import uuid
@@ -40,16 +39,25 @@ class SeqCounter:
         return seq
 
 
-def topic_for(n: int, mix: dict[str, float]) -> str:
-    """The topic of a process's n-th message: deterministic and exact over any window.
+class TopicMix:
+    """Deals topics in proportion to their shares, evenly spread and exact at every point.
 
-    Each topic gets message n when its running quota floor((n + 1) * share) grows; this spreads
-    a 10% topic evenly (every 10th message) instead of in random clumps.
+    The next message goes to the topic furthest behind its quota (sent * share), so a 10% t2
+    gets every 10th message instead of random clumps, and no run is off by more than one.
     """
-    for topic, share in mix.items():
-        if math.floor((n + 1) * share + 1e-9) > math.floor(n * share + 1e-9):
-            return topic
-    return next(iter(mix))  # rounding left this n to nobody: the first topic takes it
+
+    def __init__(self, shares: dict[str, float]) -> None:
+        if not shares:
+            raise ValueError("a mix needs at least one topic")
+        self.shares = shares
+        self.dealt = dict.fromkeys(shares, 0)
+        self.total = 0
+
+    def next(self) -> str:
+        self.total += 1
+        topic = max(self.shares, key=lambda t: self.total * self.shares[t] - self.dealt[t])
+        self.dealt[topic] += 1
+        return topic
 
 
 def message_body(

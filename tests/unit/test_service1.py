@@ -18,10 +18,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from system_under_test.common import SettingsError, settings_or_exit
-from tests.unit.fake_daprd import FakeDaprd
 from system_under_test.service1 import app as service1_module
 from system_under_test.service1.app import create_app
 from system_under_test.service1.settings import Service1Settings
+from tests.unit.fake_daprd import FakeDaprd
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 behind its test client; with plain httpx it works the same.

@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
 from system_under_test.common import SettingsError
-from tests.unit.fake_daprd import FakeDaprd
 from system_under_test.service2 import app as service2_module
 from system_under_test.service2.app import create_app
 from system_under_test.service2.settings import Service2Settings
+from tests.unit.fake_daprd import FakeDaprd
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 behind its test client; with plain httpx it works the same.

@@ -1,0 +1,120 @@
+"""Short real loads against the local stack: the summary must add up with the ledger, with
+locust's own statistics and with Dapr's counters; a broken threshold must fail the run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.settings import REPO_ROOT, StackSettings
+from loadtests.messages import SEQ_STRIDE
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def run_load(results: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loadtests.run", "--results-dir", str(results), *flags],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def output(done: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+
+
+def ledger_records(settings: StackSettings, run: str) -> list[dict[str, Any]]:
+    url = f"{settings.url(settings.service1_port)}/ledger"
+    response = httpx.get(url, params={"run": run}, timeout=30)
+    response.raise_for_status()
+    records: list[dict[str, Any]] = response.json()["records"]
+    return records
+
+
+def locust_stats(results: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with (results / "locust_stats.csv").open() as rows:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(rows)}
+
+
+def test_a_short_load_adds_up(local_stack: StackSettings, tmp_path: Path) -> None:
+    done = run_load(tmp_path, "--duration", "10s", "--arrival-rate", "40", "--users", "8")
+    assert done.returncode == 0, output(done)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    published = summary["published"]
+
+    assert published >= 300, "40 msgs/s for 10 s"
+    assert summary["publish_failed"] == 0
+    assert summary["delivered"] == published
+    assert (summary["lost"], summary["duplicated"], summary["unexpected"]) == (0, 0, 0)
+    assert summary["gate"]["passed"] is True
+
+    # The ledger itself: one t1 record per published seq.
+    records = ledger_records(local_stack, summary["run"])
+    assert sorted(r["seq"] for r in records if r["topic"] == "t1") == sorted(
+        {r["seq"] for r in records}
+    )
+    assert len(records) == published
+
+    # Dapr's own counters moved by exactly what was published.
+    dapr = summary["dapr_metrics"]
+    assert dapr["scraped_after_drain"] is True
+    assert dapr["egress_delta"]["t1"] == summary["topics"]["t1"]["published"] == published
+    assert dapr["ingress_delta"]["t1"] >= published
+
+    # locust's CSV and HTML report carry the end-to-end entry beside the publishes.
+    stats = locust_stats(tmp_path)
+    assert int(stats[("POST", "/publish/t1")]["Request Count"]) == published
+    assert int(stats[("E2E", "t1 delivery")]["Request Count"]) == published
+    assert int(stats[("DELAY", "publish delay")]["Request Count"]) == published
+    assert "t1 delivery" in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"published {published} at" in done.stdout
+
+
+def test_workers_keep_seqs_unique_and_only_the_master_polls(
+    local_stack: StackSettings, tmp_path: Path
+) -> None:
+    done = run_load(
+        tmp_path, "--duration", "8s", "--arrival-rate", "40", "--users", "8", "--processes", "2"
+    )
+    assert done.returncode == 0, output(done)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    published = summary["published"]
+    assert summary["delivered"] == published
+    assert summary["unexpected"] == 0
+
+    seqs = [record["seq"] for record in ledger_records(local_stack, summary["run"])]
+    assert len(seqs) == len(set(seqs)) == published
+    assert {seq // SEQ_STRIDE for seq in seqs} == {0, 1}, "both workers published"
+
+    # Each receipt fired once: workers would double the count if they polled too.
+    stats = locust_stats(tmp_path)
+    assert int(stats[("E2E", "t1 delivery")]["Request Count"]) == published
+    assert int(stats[("POST", "/publish/t1")]["Request Count"]) == published
+
+
+def test_a_broken_threshold_fails_the_run_and_names_it(
+    local_stack: StackSettings, tmp_path: Path
+) -> None:
+    done = run_load(
+        tmp_path, "--duration", "4s", "--arrival-rate", "20", "--max-p95-publish-ms", "0.001"
+    )
+    assert done.returncode == 1, output(done)
+    assert "threshold broken: BROKEN p95 publish latency" in done.stderr
+    assert "(max 0.001 ms, --max-p95-publish-ms)" in done.stderr
+    assert "threshold broken" not in done.stderr.replace(
+        "threshold broken: BROKEN p95 publish latency", ""
+    ), "only that threshold broke"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["gate"]["passed"] is False
+    assert summary["lost"] == 0
