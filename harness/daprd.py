@@ -353,3 +353,18 @@ def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: P
         out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise HarnessError(f"go build of daprd failed: {_last_error(out)}")
+
+
+def main() -> int:
+    """`python -m harness.daprd`: install the pinned daprd; needs only the standard library."""
+    try:
+        path = ensure_daprd(os.environ.get("DAPR_VERSION", "1.18.3"))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"daprd {reported_version(path)} at {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,6 +50,7 @@ class LocalStack:
         self.quiet = quiet
         self.components: dict[str, Component] = {}
         self.timings: dict[str, float] = {}
+        self.waiting_for: dict[str, str] = {}  # the last reason a check gave for not ready
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -107,8 +108,8 @@ class LocalStack:
         components = {
             "redis": self._redis(tools["redis-server"]),
             "prometheus": self._prometheus(tools["prometheus"], prometheus_yml),
-            "service-1": self._service("service-1", "service1", s.service1_port, s.sidecar1),
-            "service-2": self._service("service-2", "service2", s.service2_port, s.sidecar2),
+            "service-1": self._service("service-1", s.service1_app, s.service1_port, s.sidecar1),
+            "service-2": self._service("service-2", s.service2_app, s.service2_port, s.sidecar2),
         }
         for app_id, app_port, ports in (
             ("service-1", s.service1_port, s.sidecar1),
@@ -148,10 +149,10 @@ class LocalStack:
         targets = httpx.get(url, timeout=1.0).json()["data"]["activeTargets"]
         return len(targets) == 4 and all(t["health"] == "up" for t in targets)
 
-    def _service(self, app_id: str, module: str, port: int, sidecar: SidecarPorts) -> Component:
+    def _service(self, app_id: str, app: str, port: int, sidecar: SidecarPorts) -> Component:
         s = self.settings
         argv = [
-            sys.executable, "-m", "uvicorn", f"system_under_test.{module}.app:app",
+            sys.executable, "-m", "uvicorn", app,
             "--host", s.host, "--port", str(port), "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         env = {
@@ -206,7 +207,12 @@ class LocalStack:
             return True
         metadata = httpx.get(f"{base}/v1.0/metadata", timeout=1.0).json()
         topics = {sub.get("topic") for sub in metadata.get("subscriptions") or []}
-        return topics >= SUBSCRIBED_TOPICS
+        missing = SUBSCRIBED_TOPICS - topics
+        self.waiting_for[f"daprd-{app_id}"] = (
+            f"daprd registered subscriptions {sorted(t for t in topics if t)}, "
+            f"missing {sorted(missing)}"
+        )
+        return not missing
 
     # -- starting ---------------------------------------------------------------------
 
@@ -254,6 +260,8 @@ class LocalStack:
 
     def _fail(self, name: str, what: str, timeout: float | None = None) -> None:
         within = f" within {timeout:g}s" if timeout else ""
+        if name in self.waiting_for:
+            within += f" ({self.waiting_for[name]})"
         tail = self.components[name].process.log_tail(15).rstrip()
         raise HarnessError(
             f"{name} {what}{within}; log {self._log(name)}:\n{tail or '(empty log)'}"

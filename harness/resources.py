@@ -47,13 +47,14 @@ def render_dapr_resources(settings: StackSettings, source: Path = SOURCE_DIR) ->
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = settings.run_dir / "config.yaml"
     for path in sorted(source.glob("*.yaml")):
-        resource = yaml.safe_load(path.read_text())
         if path.name == CONFIG_FILE:
-            rendered = render_configuration(resource, settings.run_dir / "nameresolution.db")
-            config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
-        else:
-            rendered = render_component(resource, settings)
-            (out_dir / path.name).write_text(yaml.safe_dump(rendered, sort_keys=False))
+            continue
+        rendered = render_component(yaml.safe_load(path.read_text()), settings)
+        (out_dir / path.name).write_text(yaml.safe_dump(rendered, sort_keys=False))
+    config_source = settings.dapr_config or source / CONFIG_FILE
+    configuration = yaml.safe_load(config_source.read_text())
+    rendered = render_configuration(configuration, settings.run_dir / "nameresolution.db")
+    config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
     return out_dir, config_path
 
 

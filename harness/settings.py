@@ -71,6 +71,10 @@ class StackSettings:
     scrape_interval_seconds: int = 1
     ready_timeout_seconds: float = 30.0
     log_level: str = "info"
+    # uvicorn import strings; a test of the suite swaps in a broken variant here
+    service1_app: str = "system_under_test.service1.app:app"
+    service2_app: str = "system_under_test.service2.app:app"
+    dapr_config: Path | None = None  # None: system_under_test/resources/config.yaml
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -91,6 +95,11 @@ class StackSettings:
             sidecar1=base.sidecar1,
             sidecar2=base.sidecar2,
             log_level=env.get("HARNESS_DAPR_LOG_LEVEL", base.log_level),
+            service1_app=env.get("HARNESS_SERVICE1_APP") or base.service1_app,
+            service2_app=env.get("HARNESS_SERVICE2_APP") or base.service2_app,
+            dapr_config=Path(env["HARNESS_DAPR_CONFIG"])
+            if env.get("HARNESS_DAPR_CONFIG")
+            else None,
         )
         settings.validate()
         return settings
@@ -140,6 +149,8 @@ class StackSettings:
             seen[port] = name
         if self.t2_delay_seconds < 0:
             raise SettingsError("T2_DELAY_SECONDS must not be negative")
+        if self.dapr_config is not None and not self.dapr_config.is_file():
+            raise SettingsError(f"HARNESS_DAPR_CONFIG={self.dapr_config} is not a file")
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -8,7 +8,8 @@ on time, drains stragglers, writes the summary and chart, and sets the exit code
 
 The conductor ends the load itself (runner.stop()) instead of leaving it to locust's
 --run-time, because a distributed --run-time quits before the workers have stopped and handed
-over their last publishes.
+over their last publishes. After a stop, a master forgets its workers until they report ready
+again (--stop-timeout later), so a headless run waits for that before it quits them.
 """
 
 from __future__ import annotations
@@ -103,9 +104,14 @@ class WorkerFlusher:
         if self.greenlet is not None:
             self.greenlet.kill(block=False)
             self.greenlet = None
-        # Sent before locust's client_stopped, so the master has them when it drains.
+        # Both go out before locust's client_stopped: the master has every publish when it
+        # drains, and it discards statistics that arrive between client_stopped and the
+        # worker's client_ready. _send_stats is what locust itself calls on quit.
         self.flush()
         JOURNAL.end()
+        send_stats = getattr(environment.runner, "_send_stats", None)
+        if send_stats is not None:
+            send_stats()
 
     def flush_every_second(self) -> None:
         while True:
@@ -147,10 +153,12 @@ class Conductor:
         self.verdict: list[Check] | None = None
         self.tests_started = 0
         self.interrupted = False
+        self.workers_at_start = 0
 
     def listen(self) -> None:
         events = self.environment.events
         events.test_start.add_listener(self.on_test_start)
+        events.test_stopping.add_listener(self.on_test_stopping)
         events.test_stop.add_listener(self.on_test_stop)
         events.quitting.add_listener(self.on_quitting)
         if isinstance(self.environment.runner, MasterRunner):
@@ -167,10 +175,13 @@ class Conductor:
         self.parsed.load_run_id = run
         self.parsed.load_user_rate = self.options.arrival_rate / max(self.options.users, 1)
         self.tracker = DeliveryTracker(run=run)
+        if isinstance(self.environment.runner, MasterRunner):
+            self.workers_at_start = len(self.environment.runner.clients.all)
         self.ledger.close()
         self.ledger = LedgerClient(self.options.host)  # the web UI's form may change the host
         self.stop_reason = ""
         self.started_at = time.time()
+        self.load_ended_at = 0.0
         if not run:
             gevent.spawn(self.environment.runner.stop)
             return
@@ -214,7 +225,20 @@ class Conductor:
         self.environment.runner.stop()
         if self.headless and self.finishing is not None:
             self.finishing.join()
+            self.wait_for_workers_ready()
             self.environment.runner.quit()
+
+    def wait_for_workers_ready(self) -> None:
+        """A master sends quit only to the workers it knows: wait until all are back."""
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        deadline = time.monotonic() + (self.environment.stop_timeout or 0) + 5.0
+        while len(runner.clients.ready) < self.workers_at_start:
+            if time.monotonic() > deadline:
+                log.warning("not every worker came back after the stop; quitting anyway")
+                return
+            gevent.sleep(0.1)
 
     def limit_reached(self) -> str:
         users = self.environment.runner.target_user_count
@@ -259,10 +283,14 @@ class Conductor:
 
     # -- the end ------------------------------------------------------------------------------
 
+    def on_test_stopping(self, environment: Environment, **_: Any) -> None:
+        # The load ends now; test_stop comes once the workers have stopped, a second later.
+        self.load_ended_at = time.time()
+
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
         if not self.tracker.run or self.finishing is not None and not self.finishing.ready():
             return
-        self.load_ended_at = time.time()
+        self.load_ended_at = self.load_ended_at or time.time()
         self.take_local_publishes()
         JOURNAL.end()
         current = gevent.getcurrent()
