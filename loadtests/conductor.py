@@ -329,7 +329,7 @@ class Conductor:
         deadline = time.monotonic() + self.options.drain_seconds
         self.poll_ledger()
         seen = -1
-        while self.tracker.undelivered() and time.monotonic() < deadline:
+        while self.tracker.undelivered() and time.monotonic() < deadline and not self.interrupted:
             gevent.sleep(0.5)
             seen = self.poll_when_grown(seen)
         self.poll_ledger()
@@ -383,8 +383,9 @@ class Conductor:
             return metric_section(None, None, False, f"reading Prometheus: {err}")
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
-        if self.verdict is None and self.finishing is not None and not self.finishing.ready():
-            self.finishing.join(timeout=self.options.drain_seconds + 30)
+        if self.finishing is not None and not self.finishing.ready():
+            self.interrupted = True  # Ctrl-C or SIGTERM in the drain: cut it short
+            self.finishing.join(timeout=10)
         if self.tests_started == 0:
             return
         if self.verdict is None:
