@@ -152,6 +152,7 @@ class Conductor:
         self.finishing: gevent.Greenlet | None = None
         self.verdict: list[Check] | None = None
         self.tests_started = 0
+        self.concluded_run = ""
         self.interrupted = False
         self.workers_at_start = 0
 
@@ -167,11 +168,15 @@ class Conductor:
     # -- the start ----------------------------------------------------------------------------
 
     def on_test_start(self, environment: Environment, **_: Any) -> None:
+        if not self.headless and not self.revalidate():
+            # Users that see no run publish nothing, and the stop is on its way.
+            self.parsed.load_run_id = ""
+            self.tracker = DeliveryTracker(run="")
+            gevent.spawn(self.environment.runner.stop)
+            return
         self.tests_started += 1
         self.verdict = None
         run = new_run_id()
-        if not self.headless and not self.revalidate():
-            run = ""  # users that see no run publish nothing; the stop is on its way
         self.parsed.load_run_id = run
         self.parsed.load_user_rate = self.options.arrival_rate / max(self.options.users, 1)
         self.tracker = DeliveryTracker(run=run)
@@ -182,9 +187,6 @@ class Conductor:
         self.stop_reason = ""
         self.started_at = time.time()
         self.load_ended_at = 0.0
-        if not run:
-            gevent.spawn(self.environment.runner.stop)
-            return
         if not isinstance(self.environment.runner, MasterRunner):
             begin_journal(environment)
         self.counters_before = self.read_counters()
@@ -288,7 +290,7 @@ class Conductor:
         self.load_ended_at = time.time()
 
     def on_test_stop(self, environment: Environment, **_: Any) -> None:
-        if not self.tracker.run or self.finishing is not None and not self.finishing.ready():
+        if not self.tracker.run or self.concluded_run == self.tracker.run:
             return
         self.load_ended_at = self.load_ended_at or time.time()
         self.take_local_publishes()
@@ -300,6 +302,7 @@ class Conductor:
         self.finishing = gevent.spawn(self.finish)
 
     def finish(self) -> None:
+        self.concluded_run = self.tracker.run
         try:
             self.verdict = self.conclude()
         except Exception as err:  # noqa: BLE001 - no verdict is a failed run, with the reason
@@ -307,15 +310,19 @@ class Conductor:
             self.verdict = [Check(f"concluding the run ({err})", "", None, 0.0)]
 
     def conclude(self) -> list[Check]:
-        if not self.interrupted:
+        self.take_local_publishes()
+        if self.interrupted:
+            self.poll_ledger()  # what arrived so far; no drain, nothing called lost
+        else:
             self.drain()
             self.wait_for_worker_reports()
+            self.fire_lost()
         drained_at = time.time()
-        self.fire_lost()
         dapr = self.dapr_metrics(drained_at)
         window = Window(self.started_at, self.load_ended_at, drained_at)
         summary = build_summary(self.tracker.run, self.options, window, self.tracker, dapr)
         summary["stop_reason"] = self.stop_reason or "stopped"
+        summary["interrupted"] = self.interrupted
         checks = add_gate(summary, self.options.thresholds)
         write_summary(summary, self.results_dir)
         draw_chart(summary, self.results_dir / "chart.png")
@@ -377,7 +384,7 @@ class Conductor:
             return metric_section(None, None, False, self.metrics_error)
         try:
             counters = DaprCounters(self.options.prometheus_url)
-            current = counters.wait_for_scrape_after(drained_at)
+            current = not self.interrupted and counters.wait_for_scrape_after(drained_at)
             return metric_section(self.counters_before, counters.read(), current)
         except Exception as err:  # noqa: BLE001 - the summary says what went wrong
             return metric_section(None, None, False, f"reading Prometheus: {err}")
@@ -388,14 +395,21 @@ class Conductor:
             self.finishing.join(timeout=10)
         if self.tests_started == 0:
             return
-        if self.verdict is None:
+        if self.tracker.run and self.concluded_run != self.tracker.run:
+            # Ctrl-C or SIGTERM during the load: summarise what there is, without a drain.
             self.interrupted = True
+            self.stop_reason = "interrupted"
+            self.load_ended_at = self.load_ended_at or time.time()
+            self.finish()
+        if self.verdict is None:
             print("load run interrupted before it ended: no verdict", file=sys.stderr)
             environment.process_exit_code = GATE_EXIT
             return
         for check in self.verdict:
             print(f"threshold broken: {check.line()}", file=sys.stderr)
-        environment.process_exit_code = GATE_EXIT if self.verdict else 0
+        if self.interrupted:
+            print("load run interrupted: the figures cover only part of it", file=sys.stderr)
+        environment.process_exit_code = GATE_EXIT if self.verdict or self.interrupted else 0
 
 
 def results_dir_of(configured: str) -> Path:

@@ -15,7 +15,9 @@ The exit code is locust's: 0 when the gate passed, 1 when a threshold broke, 2 f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -194,7 +196,9 @@ def validate_merged(command: LocustCommand) -> None:
 
 def run_locust(argv: list[str], limit_seconds: float) -> int:
     """Run locust in its own process group; stop the group on timeout, Ctrl-C or SIGTERM."""
-    child = subprocess.Popen(argv, cwd=REPO_ROOT, start_new_session=True)  # noqa: S603
+    child = subprocess.Popen(  # noqa: S603 - our own command line
+        argv, cwd=REPO_ROOT, start_new_session=True, preexec_fn=default_sigint
+    )
     try:
         return child.wait(timeout=limit_seconds)
     except subprocess.TimeoutExpired:
@@ -202,9 +206,24 @@ def run_locust(argv: list[str], limit_seconds: float) -> int:
         return 1
     finally:
         if child.poll() is None:
-            # SIGTERM first: locust still writes its report and exit code.
-            stop_group(child.pid, grace=STOP_GRACE_SECONDS)
-            child.wait()
+            stop_locust(child)
+
+
+def default_sigint() -> None:
+    """In the child: a shell that started us in the background may have us ignore SIGINT;
+    locust must not inherit that, or the SIGINT that asks it to stop is lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def stop_locust(child: subprocess.Popen[bytes]) -> None:
+    """SIGINT first: locust treats it as Ctrl-C and still writes its HTML report and summary
+    (on SIGTERM it skips the report); then SIGTERM and SIGKILL for whatever is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=STOP_GRACE_SECONDS)
+    stop_group(child.pid, grace=5.0)
+    child.wait()
 
 
 def time_limit(args: argparse.Namespace) -> float:

@@ -2,7 +2,8 @@
 
 `"control": {"answer": "RETRY" | "DROP" | "404" | "500", "times": N}` in the published
 message. `"delay_seconds": S` (alone or beside them) replaces T2_DELAY_SECONDS for that one
-t2 message, so a burst can cross t2 without waiting the tutorial's 10 s per message. Deliveries are counted per CloudEvent id from the ledger, so the count survives a
+t2 message, so a burst can cross t2 without waiting the tutorial's 10 s per message.
+Deliveries are counted per CloudEvent id from the ledger, so the count survives a
 restart of service-1 just as the broker's redeliveries do.
 """
 

@@ -475,6 +475,19 @@ def test_t2_waits_then_succeeds(tmp_path: Path, daprd: FakeDaprd, run: str) -> N
     assert not [r for r in daprd.requests if "invoke" in r.url.path]
 
 
+def test_control_delay_replaces_the_t2_delay_for_one_message(
+    tmp_path: Path, daprd: FakeDaprd, run: str
+) -> None:
+    app = create_app(make_settings(tmp_path, t2_delay_seconds=30.0), daprd.transport)
+    message = {"run": run, "seq": 1, "control": {"delay_seconds": 0.05}}
+    with TestClient(app) as client:
+        started = time.monotonic()
+        response = deliver(client, "/t2", cloud_event(message, topic="t2"))
+        waited = time.monotonic() - started
+    assert response.json() == {"status": "SUCCESS"}
+    assert 0.05 <= waited < 5
+
+
 def test_extra_configured_topic_just_succeeds(tmp_path: Path, daprd: FakeDaprd, run: str) -> None:
     app = create_app(make_settings(tmp_path, topics=("t1", "t2", "t3")), daprd.transport)
     with TestClient(app) as client:
@@ -524,6 +537,8 @@ def test_dead_letter_for_unknown_topic_is_404(client: TestClient) -> None:
     assert response.status_code == 404
     assert response.json() == {"error": "no dead-letter subscription for topic 't9'"}
 
+
+BAD_DELAY = "control.delay_seconds must be a number 0..60, got"
 
 # --- test control ---------------------------------------------------------------------------
 
@@ -584,6 +599,9 @@ def test_control_is_counted_per_cloudevent_id(client: TestClient, run: str) -> N
         ({"answer": "RETRY", "times": True}, f"{BAD_TIMES} True"),
         ({"answer": "RETRY", "times": 5000}, f"{BAD_TIMES} 5000"),
         ({"answer": "RETRY", "times": 1, "after": 2}, "control has unknown keys: ['after']"),
+        ({"delay_seconds": -1}, f"{BAD_DELAY} -1"),
+        ({"delay_seconds": "soon"}, f"{BAD_DELAY} 'soon'"),
+        ({"delay_seconds": 61}, f"{BAD_DELAY} 61"),
     ],
 )  # fmt: skip
 def test_invalid_control_rejects_the_delivery(
