@@ -6,7 +6,7 @@ apart) and a dead-letter topic on every subscription (docs/delivery-semantics.md
 - DROP or HTTP 404: not retried; sent to the dead-letter topic.
 - still failing after the retries (1 + 3 attempts): sent to the dead-letter topic.
 - a delivery the app cannot use: answered DROP, recorded REJECTED, dead-lettered.
-Each case also has its exact change of dapr_component_pubsub_ingress_count.
+Each case also has its exact change of Dapr's publish, invocation and ingress metrics.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from e2e.dapr_metrics import Counter, DeltaCheck, ingress_counter, scenario_counters
 from harness.client import Records, new_run_id
-from harness.metrics import sample_sum, scrape, selector
 
 pytestmark = pytest.mark.e2e
 
-INGRESS = "dapr_component_pubsub_ingress_count"
 ATTEMPTS = 1 + 3  # first delivery plus the Resiliency policy's maxRetries
 
 
@@ -51,13 +50,19 @@ CASES = [
 ]  # fmt: skip
 
 
-def ingress_labels(topic: str, process_status: str, status: str) -> dict[str, str]:
-    return {"app_id": "service-1", "topic": topic,
-            "process_status": process_status, "status": status}  # fmt: skip
-
-
-def ingress_query(topic: str, process_status: str, status: str) -> str:
-    return selector(INGRESS, ingress_labels(topic, process_status, status))
+def counters_and_deltas(case: Case) -> tuple[list[Counter], dict[str, float]]:
+    """One publish, an invocation only if the app finally succeeded, and the ingress."""
+    succeeded = case.answers[-1] == "SUCCESS"
+    common = scenario_counters("t1")
+    deltas = {
+        "publish egress": 1,
+        "publish API calls": 1,
+        "invocation sent": int(succeeded),
+        "invocation received": int(succeeded),
+    }
+    ingress = {key: ingress_counter("t1", *key) for key in case.ingress}
+    deltas.update({counter.name: case.ingress[key] for key, counter in ingress.items()})
+    return [*common.values(), *ingress.values()], deltas
 
 
 def settled(case: Case):
@@ -75,12 +80,8 @@ def settled(case: Case):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_delivery_semantics(case: Case, target, suite, metrics, scoreboard):
-    queries = {key: ingress_query("t1", *key) for key in case.ingress}
-    exposed = scrape(target.daprd_metrics_urls["service-1"])
-    before = {
-        key: metrics.baseline(query, sample_sum(exposed, INGRESS, ingress_labels("t1", *key)))
-        for key, query in queries.items()
-    }
+    counters, deltas = counters_and_deltas(case)
+    check = DeltaCheck(target, metrics, counters)
     run = new_run_id("semantics")
     suite.publish_ok("t1", run, 1, control=case.control)
 
@@ -94,9 +95,7 @@ def test_delivery_semantics(case: Case, target, suite, metrics, scoreboard):
     invoked = len(suite.received_by_service2(run))
     assert invoked == (1 if case.answers[-1] == "SUCCESS" else 0)
 
-    for key, query in queries.items():
-        after = metrics.wait_for_delta(query, before[key], case.ingress[key])
-        scoreboard.delta(case.name, query, after - before[key])
+    check.expect(deltas, scoreboard, case.name)
 
 
 def test_redelivery_does_not_outrun_the_policy(suite):

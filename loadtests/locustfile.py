@@ -52,7 +52,7 @@ class Publisher(FastHttpUser):
         self.message_bytes = options.message_bytes
         self.think_time = options.think_time
         self.schedule: Schedule | None = None
-        if options.mode == "open":
+        if str(options.mode).strip().lower() == "open":
             rate = options.load_user_rate
             # A random phase so the users' slots interleave instead of firing together.
             self.schedule = Schedule(time.time() + random.uniform(0, 1 / rate), rate)

@@ -60,7 +60,7 @@ class LoadOptions:
     mode: str = "open"
     users: int = 10
     run_seconds: float = DEFAULT_RUN_SECONDS
-    arrival_rate: float = 100.0
+    arrival_rate: float = 50.0
     think_time: float = 0.05
     mix: dict[str, float] = field(default_factory=lambda: {"t1": 1.0})
     message_bytes: int = 256
@@ -144,7 +144,7 @@ def parse_duration(text: str, flag: str = "--duration") -> float:
 # (flag, type, default, help); every one can also come from locust.conf or LOCUST_<NAME>.
 LOCUST_ARGUMENTS: tuple[tuple[str, type, Any, str], ...] = (
     ("--mode", str, "open", "open: constant arrival rate; closed: users with a think time"),
-    ("--arrival-rate", float, 100.0, "open model: messages per second over all users"),
+    ("--arrival-rate", float, 50.0, "open model: messages per second over all users"),
     ("--think-time", float, 0.05, "closed model: seconds a user waits between messages"),
     ("--mix", str, "t1=100", "topic mix in percent, e.g. t1=90,t2=10 (t2 takes T2_DELAY_SECONDS)"),
     ("--message-bytes", int, 256, "JSON body size of a message (a padding field fills it)"),

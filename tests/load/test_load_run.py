@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,19 +14,29 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.ports import is_port_free
 from harness.settings import REPO_ROOT, StackSettings
+from harness.wait import wait_until
 from loadtests.messages import SEQ_STRIDE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+OWN_STACK_OFFSET = 250  # conftest's shared stack uses 200
 
-def run_load(results: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+
+def all_ports_free(settings: StackSettings) -> bool:
+    return all(is_port_free(port, settings.host) for port in settings.ports().values())
+
+
+def run_load(env: dict[str, str], results: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "loadtests.run", "--results-dir", str(results), *flags],
         cwd=REPO_ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
 
 
@@ -46,8 +57,12 @@ def locust_stats(results: Path) -> dict[tuple[str, str], dict[str, str]]:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(rows)}
 
 
-def test_a_short_load_adds_up(local_stack: StackSettings, tmp_path: Path) -> None:
-    done = run_load(tmp_path, "--duration", "10s", "--arrival-rate", "40", "--users", "8")
+def test_a_short_load_adds_up(
+    stack_env: dict[str, str], stack_settings: StackSettings, tmp_path: Path
+) -> None:
+    done = run_load(
+        stack_env, tmp_path, "--duration", "10s", "--arrival-rate", "40", "--users", "8"
+    )
     assert done.returncode == 0, output(done)
     summary = json.loads((tmp_path / "summary.json").read_text())
     published = summary["published"]
@@ -59,7 +74,7 @@ def test_a_short_load_adds_up(local_stack: StackSettings, tmp_path: Path) -> Non
     assert summary["gate"]["passed"] is True
 
     # The ledger itself: one t1 record per published seq.
-    records = ledger_records(local_stack, summary["run"])
+    records = ledger_records(stack_settings, summary["run"])
     assert sorted(r["seq"] for r in records if r["topic"] == "t1") == sorted(
         {r["seq"] for r in records}
     )
@@ -82,10 +97,19 @@ def test_a_short_load_adds_up(local_stack: StackSettings, tmp_path: Path) -> Non
 
 
 def test_workers_keep_seqs_unique_and_only_the_master_polls(
-    local_stack: StackSettings, tmp_path: Path
+    stack_env: dict[str, str], stack_settings: StackSettings, tmp_path: Path
 ) -> None:
     done = run_load(
-        tmp_path, "--duration", "8s", "--arrival-rate", "40", "--users", "8", "--processes", "2"
+        stack_env,
+        tmp_path,
+        "--duration",
+        "8s",
+        "--arrival-rate",
+        "40",
+        "--users",
+        "8",
+        "--processes",
+        "2",
     )
     assert done.returncode == 0, output(done)
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -93,7 +117,7 @@ def test_workers_keep_seqs_unique_and_only_the_master_polls(
     assert summary["delivered"] == published
     assert summary["unexpected"] == 0
 
-    seqs = [record["seq"] for record in ledger_records(local_stack, summary["run"])]
+    seqs = [record["seq"] for record in ledger_records(stack_settings, summary["run"])]
     assert len(seqs) == len(set(seqs)) == published
     assert {seq // SEQ_STRIDE for seq in seqs} == {0, 1}, "both workers published"
 
@@ -104,10 +128,17 @@ def test_workers_keep_seqs_unique_and_only_the_master_polls(
 
 
 def test_a_broken_threshold_fails_the_run_and_names_it(
-    local_stack: StackSettings, tmp_path: Path
+    stack_env: dict[str, str], tmp_path: Path
 ) -> None:
     done = run_load(
-        tmp_path, "--duration", "4s", "--arrival-rate", "20", "--max-p95-publish-ms", "0.001"
+        stack_env,
+        tmp_path,
+        "--duration",
+        "4s",
+        "--arrival-rate",
+        "20",
+        "--max-p95-publish-ms",
+        "0.001",
     )
     assert done.returncode == 1, output(done)
     assert "threshold broken: BROKEN p95 publish latency" in done.stderr
@@ -118,3 +149,19 @@ def test_a_broken_threshold_fails_the_run_and_names_it(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["gate"]["passed"] is False
     assert summary["lost"] == 0
+
+
+def test_the_runner_starts_a_stack_when_none_runs_and_stops_it(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "HARNESS_PORT_OFFSET": str(OWN_STACK_OFFSET),
+        "HARNESS_RUN_DIR": str(tmp_path / "stack"),
+    }
+    settings = StackSettings.from_env(env)
+    assert all_ports_free(settings), "precondition: nothing listens on the moved ports"
+    done = run_load(env, tmp_path / "results", "--duration", "3s", "--arrival-rate", "20")
+    assert done.returncode == 0, output(done)
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["published"] > 0
+    assert summary["delivered"] == summary["published"]
+    wait_until(lambda: all_ports_free(settings), timeout=10, what="the run's stack stopped")
