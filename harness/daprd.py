@@ -124,12 +124,16 @@ def locate(version: str, env: dict[str, str] | None = None) -> Path | None:
         found = reported_version(path)
         if found.lstrip("v") == version:
             return path
-        if source == "$DAPRD" or path == DEFAULT_INSTALL:
-            raise HarnessError(
-                f"daprd at {path} ({source}) is version {found or 'unknown'}, "
-                f"the stack is pinned to {version} (set DAPR_VERSION or remove that binary)"
-            )
+        if source == "$DAPRD":
+            raise _wrong_version(path, source, found, version)
     return None
+
+
+def _wrong_version(path: Path, source: str, found: str, version: str) -> HarnessError:
+    return HarnessError(
+        f"daprd at {path} ({source}) is version {found or 'unknown'}, "
+        f"the stack is pinned to {version} (set DAPR_VERSION or remove that binary)"
+    )
 
 
 def ensure_daprd(version: str, progress: Progress = _say) -> Path:
@@ -139,6 +143,9 @@ def ensure_daprd(version: str, progress: Progress = _say) -> Path:
     if path:
         return path
     install_to = DEFAULT_INSTALL
+    if install_to.exists():
+        module_info(version)  # an unknown version is named as such before anything else
+        raise _wrong_version(install_to, "~/.dapr/bin", reported_version(install_to), version)
     progress(f"daprd {version} not found; installing to {install_to}")
     if not download_release(version, install_to, progress):
         build_from_module_proxy(version, install_to, progress)
@@ -187,9 +194,10 @@ def module_info(version: str) -> ModuleInfo:
     result = _go(["mod", "download", "-json", f"{MODULE}@v{version}"], cwd=Path.cwd(), check=False)
     info = json.loads(result.stdout or "{}")
     if info.get("Error") or result.returncode != 0:
+        reason = _last_error(info.get("Error") or result.stderr)
         raise HarnessError(
-            f"unknown Dapr version {version}: the Go module proxy has no {MODULE}@v{version} "
-            f"({info.get('Error', result.stderr.strip())})"
+            f"unknown Dapr version {version}: the Go module proxy does not serve "
+            f"{MODULE}@v{version} ({reason})"
         )
     commit = info.get("Origin", {}).get("Hash", "")
     return ModuleInfo(version=version, commit=commit, gomod=Path(info["GoMod"]))
