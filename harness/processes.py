@@ -36,13 +36,12 @@ def tail(path: Path, lines: int = 40) -> str:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie waiting to be reaped counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def group_alive(pgid: int) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from harness.settings import REPO_ROOT
 from loadtests.accounting import Publish
@@ -201,6 +202,10 @@ class Conductor:
         if self.headless and self.finishing is not None:
             self.finishing.join()
             self.wait_for_workers_ready()
+            if self.parsed.csv_prefix:
+                # locust rewrites its CSV once a second, not at exit: once more after our last
+                # events, or the CSV misses the final receipts.
+                gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
             self.runner.quit()
 
     def limit_reached(self, load: LoadRun) -> str:

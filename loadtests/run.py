@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -126,11 +127,9 @@ PASSED_ON = (
 
 def check_given(args: argparse.Namespace) -> None:
     """Check the flags given here at once, with the locustfile's own rules; raise one line."""
-    options = LoadOptions()
-    thresholds = Thresholds()
     given = {name: getattr(args, name) for name, _ in PASSED_ON if getattr(args, name) is not None}
     threshold_names = set(Thresholds.__dataclass_fields__)
-    thresholds = replace(thresholds, **{k: v for k, v in given.items() if k in threshold_names})
+    thresholds = Thresholds(**{k: v for k, v in given.items() if k in threshold_names})
     plain = {k: v for k, v in given.items() if k not in threshold_names and k != "spawn_rate"}
     if "mode" in plain:
         plain["mode"] = str(plain["mode"]).strip().lower()
@@ -138,8 +137,7 @@ def check_given(args: argparse.Namespace) -> None:
         plain["mix"] = parse_mix(plain["mix"])
     if args.duration is not None:
         plain["run_seconds"] = parse_duration(args.duration)
-    options = replace(options, thresholds=thresholds, **plain)
-    options.validate()
+    LoadOptions(thresholds=thresholds, **plain).validate()
     if args.spawn_rate is not None and not 0 < args.spawn_rate <= 1000:
         raise LoadOptionError(f"--spawn-rate {args.spawn_rate:g} must be in 0..1000")
     if not 1 <= args.processes <= MAX_PROCESSES:
@@ -163,7 +161,7 @@ class LocustCommand:
                 "--host", self.host, "--prometheus-url", self.prometheus_url,
                 "--results-dir", str(self.results_dir)]  # fmt: skip
         if self.args.duration is not None:
-            argv += ["--run-time", f"{round(parse_duration(self.args.duration))}s"]
+            argv += ["--run-time", f"{math.ceil(parse_duration(self.args.duration))}s"]
         for name, flag in PASSED_ON:
             value = getattr(self.args, name)
             if value is not None:
