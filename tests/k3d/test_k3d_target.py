@@ -155,7 +155,6 @@ def kubeconfig(tmp_path: Path, server: str) -> str:
 
 
 def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
     # Port 1 on loopback: nothing listens, the connection is refused at once.
     env = {"KUBECONFIG": kubeconfig(tmp_path, "https://127.0.0.1:1")}
     target = K3dTarget(K3dSettings.from_env(env))
@@ -169,7 +168,6 @@ def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
 
 
 def test_missing_context_is_one_line(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
     env = {"KUBECONFIG": kubeconfig(tmp_path, "https://127.0.0.1:1"), "K3D_CONTEXT": "k3d-x"}
     with pytest.raises(K3dTargetError) as caught:
         K3dTarget(K3dSettings.from_env(env)).start()
@@ -180,7 +178,6 @@ def test_missing_context_is_one_line(tmp_path: Path) -> None:
 
 
 def test_context_manager_and_logs_when_unreachable(tmp_path: Path) -> None:
-    pytest.importorskip("kubernetes")
     env = {"KUBECONFIG": kubeconfig(tmp_path, "https://127.0.0.1:1")}
     target = K3dTarget(K3dSettings.from_env(env))
     with pytest.raises(K3dTargetError, match="unreachable"), target:
