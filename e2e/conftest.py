@@ -15,6 +15,7 @@ from e2e.scoreboard import Scoreboard
 from harness.client import SuiteClient, new_run_id
 from harness.errors import HarnessError
 from harness.metrics import PrometheusMetrics
+from harness.settings import SettingsError
 from harness.target import Target, open_target
 
 SCOREBOARD = Scoreboard()
@@ -34,11 +35,11 @@ class RecordingMetrics(PrometheusMetrics):
 
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
-    chosen = open_target()
     try:
+        chosen = open_target()
         chosen.start()
-    except HarnessError as exc:
-        pytest.fail(f"the {chosen.name} target did not start: {exc}", pytrace=False)
+    except (HarnessError, SettingsError) as exc:
+        pytest.fail(f"the target did not start: {exc}", pytrace=False)
     try:
         yield chosen
     finally:

@@ -24,8 +24,11 @@ def test_metric_deltas_for_t1_messages(target, suite, metrics, scoreboard):
     check.expect({c.name: MESSAGES for c in t1_counters()}, scoreboard, f"{MESSAGES} t1 messages")
 
 
-def test_prometheus_agrees_with_the_sidecars(target, metrics):
+def test_prometheus_agrees_with_the_sidecars(target, suite, metrics):
     """Once traffic is quiet, each counter in Prometheus equals the sidecar's own value."""
+    run = new_run_id("agree")
+    suite.publish_ok("t1", run, 1)
+    suite.wait_for_ledger(run, lambda rs: any(r["answers"] == ["SUCCESS"] for r in rs))
     for counter in t1_counters():
         direct = sidecar_value(target, counter)
         seen = metrics.wait_until_scraped(counter.query, direct)

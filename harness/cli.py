@@ -63,13 +63,13 @@ def cmd_status(settings: StackSettings, args: argparse.Namespace) -> int:
         return 1
     print(f"local stack: {state.status} (supervisor pid {state.supervisor_pid})")
     ports = _component_ports(settings)
+    all_up = True
     for name in COMPONENTS:
         pid = (state.components or {}).get(name)
-        alive = bool(pid) and group_alive(pid)
-        listening = not is_port_free(ports[name], settings.host)
-        mark = "up  " if alive and listening else "DOWN"
-        print(f"  {mark} {name:16} pid {pid or '-':>7}  port {ports[name]}")
-    return 0
+        up = bool(pid) and group_alive(pid) and not is_port_free(ports[name], settings.host)
+        all_up = all_up and up
+        print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {ports[name]}")
+    return 0 if all_up else 1
 
 
 def _component_ports(settings: StackSettings) -> dict[str, int]:
@@ -123,6 +123,16 @@ def cmd_supervise(settings: StackSettings, args: argparse.Namespace) -> int:
     return supervise()
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value} is not in 1..100000")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show each component")
     logs = sub.add_parser("logs", help="print the tail of the logs")
     logs.add_argument("component", nargs="?", choices=COMPONENTS)
-    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-n", "--lines", type=positive_int, default=40)
     bench = sub.add_parser("bench", help="time up and down (daprd must be installed)")
     bench.add_argument("--rounds", type=int, default=3, choices=range(1, 21), metavar="1..20")
     sub.add_parser("_supervise", help=argparse.SUPPRESS)

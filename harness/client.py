@@ -20,8 +20,9 @@ class SuiteClient:
     """Talks to service-1 and service-2 of any target."""
 
     def __init__(self, service1_url: str, service2_url: str, timeout: float = 10.0) -> None:
-        self.service1 = httpx.Client(base_url=service1_url, timeout=timeout)
-        self.service2 = httpx.Client(base_url=service2_url, timeout=timeout)
+        # trust_env=False: an http_proxy variable must never reroute loopback traffic
+        self.service1 = httpx.Client(base_url=service1_url, timeout=timeout, trust_env=False)
+        self.service2 = httpx.Client(base_url=service2_url, timeout=timeout, trust_env=False)
 
     def close(self) -> None:
         self.service1.close()

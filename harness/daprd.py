@@ -8,6 +8,7 @@ version ldflags) and installed to `~/.dapr/bin/daprd`. What is present is never 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.settings import DEFAULT_DAPR_VERSION
 
 MODULE = "github.com/dapr/dapr"
 COMMAND = f"{MODULE}/cmd/daprd"
@@ -156,23 +158,34 @@ def ensure_daprd(version: str, progress: Progress = _say) -> Path:
 
 
 def download_release(version: str, target: Path, progress: Progress) -> bool:
-    """Fetch the official archive; False when there is no route to it."""
+    """Fetch the official archive and its published sha256; False when either is missing."""
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     url = RELEASE_URL.format(version=version, os="linux", arch=arch)
     progress(f"trying the release archive {url}")
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - fixed https URL
-            data = response.read()
-    except OSError as exc:
-        progress(f"release archive not reachable ({exc}); building from the Go module proxy")
+        data = _fetch(url)
+        published = _fetch(f"{url}.sha256").decode().split()[0].lower()
+    except (OSError, UnicodeDecodeError, IndexError) as exc:
+        progress(f"release archive not usable ({exc}); building from the Go module proxy")
         return False
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        member = archive.extractfile("daprd")
-        if member is None:
-            raise HarnessError(f"{url} has no daprd inside")
-        _install_bytes(member.read(), target)
+    if hashlib.sha256(data).hexdigest() != published:
+        raise HarnessError(f"{url} does not match its published sha256; not installed")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            member = archive.extractfile("daprd")
+            binary = member.read() if member else b""
+    except (tarfile.TarError, KeyError) as exc:
+        raise HarnessError(f"{url} is not a daprd release archive: {exc}") from None
+    if not binary:
+        raise HarnessError(f"{url} has no daprd inside")
+    _install_bytes(binary, target)
     progress(f"installed the release binary to {target}")
     return True
+
+
+def _fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - fixed https URL
+        return response.read()
 
 
 def _install_bytes(data: bytes, target: Path) -> None:
@@ -344,29 +357,31 @@ def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: P
         "go", "build", "-tags", "allcomponents",
         "-ldflags", ldflags(info), "-o", str(output), COMMAND,
     ]  # fmt: skip
-    with subprocess.Popen(
-        argv,
-        cwd=workdir,
-        env={**os.environ, "CGO_ENABLED": "0"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as proc:
+    log = workdir / "build.log"  # a file, not a pipe: a long error output cannot block go
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env={**os.environ, "CGO_ENABLED": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as proc,
+    ):
         started = time.monotonic()
         while proc.poll() is None:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 progress(f"still compiling ({time.monotonic() - started:.0f} s)")
-        out = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
-        raise HarnessError(f"go build of daprd failed: {_last_error(out)}")
+        raise HarnessError(f"go build of daprd failed: {_last_error(log.read_text())}")
 
 
 def main() -> int:
     """`python -m harness.daprd`: install the pinned daprd; needs only the standard library."""
     try:
-        path = ensure_daprd(os.environ.get("DAPR_VERSION", "1.18.3"))
+        path = ensure_daprd(os.environ.get("DAPR_VERSION") or DEFAULT_DAPR_VERSION)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -89,9 +90,23 @@ def _env_float(env: Mapping[str, str], name: str, default: float | None) -> floa
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise K3dTargetError(f"{name}={raw!r} is not a number") from None
+    if not 0 <= value <= 3600:  # also refuses nan and inf, which would wait forever
+        raise K3dTargetError(f"{name}={raw!r} must be a number of seconds in 0..3600")
+    return value
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _loopback_url(name: str, url: str) -> str:
+    """The suite only ever talks to this machine: refuse any other host."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        raise K3dTargetError(f"{name}={url!r}: the suite only reaches 127.0.0.1 or ::1")
+    return url
 
 
 def _metrics_urls(raw: str) -> dict[str, str]:
@@ -133,10 +148,14 @@ class K3dSettings:
 
         def url(name: str, variable: str | None = None) -> str:
             override = env.get(variable, "").strip() if variable else ""
-            return (override or f"http://{ports[NODE_PORTS[name]]}").rstrip("/")
+            chosen = (override or f"http://{ports[NODE_PORTS[name]]}").rstrip("/")
+            return _loopback_url(variable or name, chosen)
 
         metrics = {app: f"{url(f'daprd {app}')}/metrics" for app in APP_IDS}
-        metrics.update(_metrics_urls(env.get("K3D_DAPRD_METRICS_URLS", "")))
+        extra = _metrics_urls(env.get("K3D_DAPRD_METRICS_URLS", ""))
+        metrics.update(
+            {app: _loopback_url("K3D_DAPRD_METRICS_URLS", u) for app, u in extra.items()}
+        )
         timeout = _env_float(env, "K3D_READY_TIMEOUT", 60.0)
         return cls(
             context=env.get("K3D_CONTEXT", "").strip() or DEFAULT_CONTEXT,

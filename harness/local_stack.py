@@ -24,9 +24,7 @@ from harness.processes import ManagedProcess, stop_all
 from harness.resources import render_dapr_resources, render_prometheus_config
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
 from harness.tools import ensure_tools
-from harness.wait import WaitTimeout, wait_until
 
-APP_IDS = ("service-1", "service-2")
 SUBSCRIBED_TOPICS = {"t1", "t2"}
 
 
@@ -38,8 +36,13 @@ class Component:
     ready: Callable[[], bool]
 
 
+def _get(url: str) -> httpx.Response:
+    # trust_env=False: an http_proxy variable must never reroute loopback traffic
+    return httpx.get(url, timeout=1.0, trust_env=False)
+
+
 def _http_status(url: str) -> int:
-    return httpx.get(url, timeout=1.0).status_code
+    return _get(url).status_code
 
 
 class LocalStack:
@@ -89,7 +92,8 @@ class LocalStack:
 
     def _prepare_run_dir(self) -> None:
         run = self.settings.run_dir
-        for stale in ("prometheus-data", "redis", "logs", "nameresolution.db"):
+        stale_files = ("nameresolution.db", "ledger.db", "ledger.db-wal", "ledger.db-shm")
+        for stale in ("prometheus-data", "redis", "logs", *stale_files):
             path = run / stale
             if path.is_dir():
                 shutil.rmtree(path)
@@ -146,7 +150,7 @@ class LocalStack:
     def _prometheus_ready(self) -> bool:
         """Ready when every scrape target has been scraped successfully."""
         url = f"{self.settings.url(self.settings.prometheus_port)}/api/v1/targets"
-        targets = httpx.get(url, timeout=1.0).json()["data"]["activeTargets"]
+        targets = _get(url).json()["data"]["activeTargets"]
         return len(targets) == 4 and all(t["health"] == "up" for t in targets)
 
     def _service(self, app_id: str, app: str, port: int, sidecar: SidecarPorts) -> Component:
@@ -205,7 +209,7 @@ class LocalStack:
             return False
         if app_id != "service-1":
             return True
-        metadata = httpx.get(f"{base}/v1.0/metadata", timeout=1.0).json()
+        metadata = _get(f"{base}/v1.0/metadata").json()
         topics = {sub.get("topic") for sub in metadata.get("subscriptions") or []}
         missing = SUBSCRIBED_TOPICS - topics
         self.waiting_for[f"daprd-{app_id}"] = (
@@ -278,12 +282,3 @@ class LocalStack:
 
     def pids(self) -> dict[str, int | None]:
         return {name: c.process.pid for name, c in self.components.items()}
-
-
-def wait_for_ready(stack: LocalStack, timeout: float) -> None:
-    """Block until every component answers its readiness check."""
-    for name in stack.components:
-        try:
-            wait_until(stack.components[name].ready, timeout, what=f"{name} ready")
-        except WaitTimeout as exc:
-            raise HarnessError(str(exc)) from None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -41,7 +42,9 @@ class PrometheusMetrics:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client = PrometheusConnect(url=url, disable_ssl=True)
+        session = requests.Session()
+        session.trust_env = False  # an http_proxy variable must never reroute loopback traffic
+        self.client = PrometheusConnect(url=url, disable_ssl=True, session=session)
 
     def value(self, query: str) -> float:
         """The query's single value now; 0 when no series matches (a counter not yet born)."""
@@ -91,7 +94,7 @@ class PrometheusMetrics:
 
 
 def scrape(url: str) -> str:
-    response = httpx.get(url, timeout=5.0)
+    response = httpx.get(url, timeout=5.0, trust_env=False)
     response.raise_for_status()
     return response.text
 

@@ -49,7 +49,3 @@ def ensure_ports_free(named_ports: dict[str, int], host: str = "127.0.0.1") -> N
                 f"port {port} ({name}) is already taken by {port_holder(port)}; "
                 "stop that process or choose another port"
             )
-
-
-def taken_ports(named_ports: dict[str, int], host: str = "127.0.0.1") -> dict[str, int]:
-    return {name: port for name, port in named_ports.items() if not is_port_free(port, host)}

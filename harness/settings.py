@@ -25,14 +25,17 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from None
 
 
-def _env_float(env: dict[str, str], name: str, default: float) -> float:
+def _env_float(env: dict[str, str], name: str, default: float, maximum: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not 0 <= value <= maximum:  # also refuses nan and inf
+        raise SettingsError(f"{name}={raw!r} must be a number of seconds in 0..{maximum:g}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,9 @@ class StackSettings:
             prometheus_port=_env_int(env, "HARNESS_PROMETHEUS_PORT", base.prometheus_port),
             service1_port=_env_int(env, "HARNESS_SERVICE1_PORT", base.service1_port),
             service2_port=_env_int(env, "HARNESS_SERVICE2_PORT", base.service2_port),
-            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", base.t2_delay_seconds),
+            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", base.t2_delay_seconds, 3600),
             ready_timeout_seconds=_env_float(
-                env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds
+                env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds, 3600
             ),
             sidecar1=base.sidecar1,
             sidecar2=base.sidecar2,
@@ -147,8 +150,6 @@ class StackSettings:
             if port in seen:
                 raise SettingsError(f"port {port} is given to both {seen[port]} and {name}")
             seen[port] = name
-        if self.t2_delay_seconds < 0:
-            raise SettingsError("T2_DELAY_SECONDS must not be negative")
         if self.dapr_config is not None and not self.dapr_config.is_file():
             raise SettingsError(f"HARNESS_DAPR_CONFIG={self.dapr_config} is not a file")
 

@@ -38,7 +38,14 @@ class StackState:
     up_seconds: float = 0.0
 
     def alive(self) -> bool:
-        return pid_alive(self.supervisor_pid)
+        """The supervisor still runs (and its pid was not reused by another program)."""
+        if not pid_alive(self.supervisor_pid):
+            return False
+        try:
+            cmdline = Path(f"/proc/{self.supervisor_pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"_supervise" in cmdline
 
 
 def state_path(settings: StackSettings) -> Path:
@@ -75,31 +82,40 @@ def spawn(settings: StackSettings, timeout: float) -> StackState:
     """Start the supervisor detached and wait until it reports ready or failed."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state_path(settings).unlink(missing_ok=True)
-    log = (settings.run_dir / "supervisor.log").open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "harness", "_supervise"],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO_ROOT,
-        start_new_session=True,
-    )
+    with (settings.run_dir / "supervisor.log").open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "harness", "_supervise"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=True,  # outlives `up`, so Ctrl-C must be passed on by hand
+        )
+    try:
+        return _wait_for_report(settings, proc, timeout)
+    except BaseException:  # a failure, a timeout or Ctrl-C: nothing stays half-started
+        stop_group(proc.pid)
+        proc.wait()
+        state_path(settings).unlink(missing_ok=True)
+        raise
+
+
+def _wait_for_report(
+    settings: StackSettings, proc: subprocess.Popen[bytes], timeout: float
+) -> StackState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state(settings)
-        if state and state.status in ("ready", "failed"):
-            if state.status == "failed":
-                proc.wait(timeout=10)
-                state_path(settings).unlink(missing_ok=True)
-                raise HarnessError(state.error)
+        if state and state.status == "ready":
             return state
+        if state and state.status == "failed":
+            raise HarnessError(state.error)
         if proc.poll() is not None:
             raise HarnessError(
                 f"the stack supervisor exited with code {proc.returncode}; "
                 f"see {settings.run_dir / 'supervisor.log'}"
             )
         time.sleep(0.05)
-    stop_group(proc.pid)
     raise HarnessError(f"the stack did not report ready within {timeout:g}s")
 
 

@@ -50,10 +50,6 @@ class LocalTarget:
             "service-1": f"{s.url(s.sidecar1.metrics)}/metrics",
             "service-2": f"{s.url(s.sidecar2.metrics)}/metrics",
         }
-        self.daprd_http_urls = {
-            "service-1": s.url(s.sidecar1.http),
-            "service-2": s.url(s.sidecar2.http),
-        }
         self.t2_delay_seconds = s.t2_delay_seconds
         self.owned: LocalStack | None = None
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import redis
 import redis.asyncio as aioredis
 
 from harness.errors import HarnessError
@@ -124,7 +125,7 @@ async def consume(
 async def through_dapr(service1_url: str, args: argparse.Namespace) -> PathResult:
     result = PathResult("dapr via service-1")
     run = new_run_id("bench-dapr")
-    async with httpx.AsyncClient(base_url=service1_url, timeout=30.0) as http:
+    async with httpx.AsyncClient(base_url=service1_url, timeout=30.0, trust_env=False) as http:
 
         async def send(body: dict[str, Any]) -> None:
             response = await http.post("/publish/t1", content=encode(body), headers=JSON)
@@ -189,10 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_loopback_url(settings.url(settings.redis_port), "redis")
         target = loopback_target()
+        if target.name != "local":  # the direct path needs the local stack's own redis
+            raise LoadOptionError("the Dapr cost benchmark runs on the local stack only")
         with started(target):
             direct, dapr = asyncio.run(both_paths(target.service1_url, settings.redis_port, args))
     except (HarnessError, LoadOptionError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (redis.RedisError, TimeoutError) as err:
+        print(f"error: the direct Redis path failed: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

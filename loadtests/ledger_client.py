@@ -9,7 +9,7 @@ import httpx
 
 class LedgerClient:
     def __init__(self, service1_url: str, timeout: float = 15.0) -> None:
-        self.http = httpx.Client(base_url=service1_url, timeout=timeout)
+        self.http = httpx.Client(base_url=service1_url, timeout=timeout, trust_env=False)
 
     def records(self, run: str) -> list[dict[str, Any]]:
         response = self.http.get("/ledger", params={"run": run})

@@ -171,8 +171,8 @@ class LocustCommand:
             return [*argv, "--headless", "--validate-only"]
         argv += ["--csv", str(self.results_dir / "locust"), "--html",
                  str(self.results_dir / "report.html")]  # fmt: skip
-        if self.args.processes > 1:
-            argv += ["--processes", str(self.args.processes)]
+        if self.args.processes > 1:  # the master's port for its workers: loopback only
+            argv += ["--processes", str(self.args.processes), "--master-bind-host", "127.0.0.1"]
         if self.args.ui:
             return [*argv, "--web-host", "127.0.0.1", "--web-port", str(WEB_PORT)]
         return [*argv, "--headless"]

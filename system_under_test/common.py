@@ -10,6 +10,7 @@ import functools
 import hmac
 import json
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
@@ -177,10 +178,17 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf, which no JSON answer can carry
+        raise ValueError(f"number {clip(text)} is out of range")
+    return value
+
+
 def parse_json(raw: bytes) -> Any:
-    """json.loads that refuses what we could not store or send on: NaN, lone surrogates."""
+    """json.loads that refuses what we could not store or send on: NaN, inf, lone surrogates."""
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
         # Escaped lone surrogates parse fine but break UTF-8 encoding (responses, sqlite).
         if b"\\u" in raw:
             json.dumps(value, ensure_ascii=False).encode("utf-8")

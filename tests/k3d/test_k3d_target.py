@@ -305,3 +305,21 @@ def test_start_reports_an_unanswered_port(monkeypatch: pytest.MonkeyPatch, endpo
     message = str(caught.value)
     assert "\n" not in message
     assert "runs but Prometheus does not answer at http://127.0.0.1:1/-/ready" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("K3D_SERVICE1_URL", "http://10.0.0.5:16060"),
+        ("K3D_PROMETHEUS_URL", "http://prometheus.example:9090"),
+        ("K3D_DAPRD_METRICS_URLS", "service-1=http://192.168.1.2:9090/metrics"),
+    ],
+)
+def test_urls_off_this_machine_are_refused(variable: str, value: str) -> None:
+    with pytest.raises(K3dTargetError, match="only reaches 127.0.0.1 or ::1"):
+        K3dSettings.from_env({variable: value})
+
+
+def test_timeouts_must_be_finite() -> None:
+    with pytest.raises(K3dTargetError, match="must be a number of seconds"):
+        K3dSettings.from_env({"K3D_READY_TIMEOUT": "nan"})

@@ -38,7 +38,12 @@ def test_port_offset_moves_every_port():
         ({"HARNESS_REDIS_PORT": "abc"}, "HARNESS_REDIS_PORT='abc' is not a whole number"),
         ({"HARNESS_REDIS_PORT": "40000"}, "port 40000 for redis must be in 1024..32767"),
         ({"HARNESS_REDIS_PORT": "6060"}, "port 6060 is given to both redis and service-1"),
-        ({"T2_DELAY_SECONDS": "-1"}, "T2_DELAY_SECONDS must not be negative"),
+        (
+            {"T2_DELAY_SECONDS": "-1"},
+            "T2_DELAY_SECONDS='-1' must be a number of seconds in 0..3600",
+        ),
+        ({"HARNESS_READY_TIMEOUT": "nan"}, "HARNESS_READY_TIMEOUT='nan' must be a number of"),
+        ({"T2_DELAY_SECONDS": "inf"}, "T2_DELAY_SECONDS='inf' must be a number of seconds"),
         ({"T2_DELAY_SECONDS": "soon"}, "T2_DELAY_SECONDS='soon' is not a number"),
     ],
 )

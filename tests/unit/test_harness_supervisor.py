@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -34,12 +36,27 @@ def test_a_stale_state_file_is_removed(settings):
     assert not state_path(settings).exists()
 
 
-def test_a_second_up_says_so_and_changes_nothing(settings, capsys):
+@pytest.fixture
+def fake_supervisor():
+    """A process whose command line looks like the stack supervisor's."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "_supervise"])
+    yield sleeper.pid
+    sleeper.kill()
+    sleeper.wait()
+
+
+def test_a_second_up_says_so_and_changes_nothing(settings, fake_supervisor, capsys):
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    write_state(settings, StackState(os.getpid(), "ready"))
+    write_state(settings, StackState(fake_supervisor, "ready"))
     assert cli.main(["up"]) == 1
     assert "already running" in capsys.readouterr().err
-    assert read_state(settings) == StackState(os.getpid(), "ready")
+    assert read_state(settings) == StackState(fake_supervisor, "ready")
+
+
+def test_a_reused_pid_is_not_taken_for_the_supervisor(settings):
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    write_state(settings, StackState(os.getpid(), "ready"))  # alive, but not a supervisor
+    assert running_state(settings) is None
 
 
 def test_down_without_a_stack_is_a_calm_no_op(settings, capsys):
@@ -70,3 +87,11 @@ def test_wait_until_returns_the_value_and_times_out_with_the_last_one():
     assert wait_until(lambda: next(values), timeout=5, interval=0.01) == 3
     with pytest.raises(WaitTimeout, match="ready not met within"):
         wait_until(lambda: 0, timeout=0.05, interval=0.01, what="ready")
+
+
+@pytest.mark.parametrize("lines", ["-5", "0", "many"])
+def test_logs_refuses_a_bad_line_count(settings, lines, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["logs", "redis", "-n", lines])
+    assert exited.value.code == 2
+    assert "-n/--lines" in capsys.readouterr().err

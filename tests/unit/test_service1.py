@@ -285,6 +285,8 @@ def test_publish_with_daprd_down_is_502(tmp_path: Path) -> None:
         (b"[1, 2]", JSON_CT, 400, "body must be a JSON object, got list"),
         (b'"text"', JSON_CT, 400, "body must be a JSON object, got str"),
         (b'{"seq": NaN}', JSON_CT, 400, "malformed JSON: NaN is not JSON"),
+        (b'{"sent_at": 1e400}', JSON_CT, 400, "malformed JSON: number 1e400 is out of range"),
+        (b'{"padding": [-2e999]}', JSON_CT, 400, "malformed JSON: number -2e999 is out of"),
         (b'{"run": "\\ud800"}', JSON_CT, 400, "malformed JSON: 'utf-8' codec"),
         (b"\xff\xfe{", JSON_CT, 400, "malformed JSON"),
         (b"[" * 10_000 + b"]" * 10_000, JSON_CT, 400, "malformed JSON: maximum recursion"),
@@ -636,6 +638,7 @@ def test_invalid_control_rejects_the_delivery(
         (b'{"id": "x", "data": {}}', {"content-type": ""}, f"{WANTS_CLOUDEVENT}, got 'none'", "x"),
         (b"id=x", FORM, f"{WANTS_CLOUDEVENT}, got '{FORM['content-type']}'", None),
         (b'{"id": "x", "data": -Infinity}', CLOUDEVENT, "malformed JSON: -Infinity is", None),
+        (b'{"id": "x", "data": {"n": 1e400}}', CLOUDEVENT, "malformed JSON: number 1e400", None),
     ],
 )  # fmt: skip
 def test_unusable_delivery_is_dropped_and_recorded_rejected(
