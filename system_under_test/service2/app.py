@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,13 +39,22 @@ log = logging.getLogger("service-2")
 
 
 class ReceivedCalls:
-    """The t1 calls received, per run, in memory: service-2 has no ledger of its own."""
+    """The t1 calls received, per run, in memory: service-2 has no ledger of its own.
 
-    def __init__(self) -> None:
-        self._by_run: defaultdict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    Bounded: only the newest `max_runs` runs are kept, so a long-lived service-2 under
+    load does not grow without end.
+    """
+
+    def __init__(self, max_runs: int = 1000) -> None:
+        self._by_run: OrderedDict[str | None, list[dict[str, Any]]] = OrderedDict()
+        self.max_runs = max_runs
 
     def add(self, run: str | None, seq: int | None, traceparent: str | None) -> None:
         record = {"run": run, "seq": seq, "traceparent": traceparent, "received_at": time.time()}
+        if run not in self._by_run:
+            self._by_run[run] = []
+            while len(self._by_run) > self.max_runs:
+                self._by_run.popitem(last=False)
         self._by_run[run].append(record)
 
     def of_run(self, run: str) -> list[dict[str, Any]]:

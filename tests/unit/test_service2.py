@@ -14,7 +14,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from system_under_test.common import SettingsError
 from system_under_test.service2 import app as service2_module
-from system_under_test.service2.app import create_app
+from system_under_test.service2.app import ReceivedCalls, create_app
 from system_under_test.service2.settings import Service2Settings
 from tests.unit.fake_daprd import FakeDaprd
 
@@ -263,3 +263,11 @@ def test_dapr_token_goes_with_every_daprd_call() -> None:
         assert client.post("/state", json={"value": 1}).status_code == 200
         assert client.get("/state").json()["value"] == 1
     assert [r.headers["dapr-api-token"] for r in daprd.requests] == ["dapr-secret"] * 2
+
+
+def test_received_calls_keep_only_the_newest_runs() -> None:
+    calls = ReceivedCalls(max_runs=2)
+    for run in ("a", "b", "c"):
+        calls.add(run, 1, None)
+    assert calls.of_run("a") == []
+    assert [r["run"] for r in calls.of_run("b") + calls.of_run("c")] == ["b", "c"]
