@@ -144,9 +144,7 @@ def delivered_records(service1_url: str, run: str, count: int) -> list[dict[str,
     """Wait until the ledger counts `count` deliveries of the run, then read them."""
     ledger = LedgerClient(service1_url)
     try:
-        deadline = time.monotonic() + DELIVERY_TIMEOUT
-        while ledger.deliveries(run) < count and time.monotonic() < deadline:
-            time.sleep(0.25)
+        ledger.wait_for_deliveries(run, count, DELIVERY_TIMEOUT)
         return ledger.records(run)
     finally:
         ledger.close()

@@ -134,12 +134,7 @@ def wait_delivered(service1_url: str, run: str, expected: int, timeout: float) -
     """Wait until the ledger holds `expected` deliveries of the run, so the stack is idle."""
     ledger = LedgerClient(service1_url)
     try:
-        deadline = time.monotonic() + timeout
-        seen = ledger.deliveries(run)
-        while seen < expected and time.monotonic() < deadline:
-            time.sleep(0.5)
-            seen = ledger.deliveries(run)
-        return seen
+        return ledger.wait_for_deliveries(run, expected, timeout)
     finally:
         ledger.close()
 

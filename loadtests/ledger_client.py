@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -22,6 +23,15 @@ class LedgerClient:
         response = self.http.get("/ledger/summary", params={"run": run})
         response.raise_for_status()
         return int(response.json()["deliveries"])
+
+    def wait_for_deliveries(self, run: str, count: int, timeout: float) -> int:
+        """Poll until the run has `count` deliveries or `timeout` passes; return what it has."""
+        deadline = time.monotonic() + timeout
+        seen = self.deliveries(run)
+        while seen < count and time.monotonic() < deadline:
+            time.sleep(0.25)
+            seen = self.deliveries(run)
+        return seen
 
     def close(self) -> None:
         self.http.close()
