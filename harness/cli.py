@@ -62,26 +62,15 @@ def cmd_status(settings: StackSettings, args: argparse.Namespace) -> int:
         print("local stack: not running")
         return 1
     print(f"local stack: {state.status} (supervisor pid {state.supervisor_pid})")
-    ports = _component_ports(settings)
+    ports = settings.ports()
     all_up = True
     for name in COMPONENTS:
         pid = (state.components or {}).get(name)
-        up = bool(pid) and group_alive(pid) and not is_port_free(ports[name], settings.host)
+        port = ports.get(name) or ports[f"{name} http"]  # a sidecar: its HTTP API port
+        up = bool(pid) and group_alive(pid) and not is_port_free(port, settings.host)
         all_up = all_up and up
-        print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {ports[name]}")
+        print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {port}")
     return 0 if all_up else 1
-
-
-def _component_ports(settings: StackSettings) -> dict[str, int]:
-    s = settings
-    return {
-        "redis": s.redis_port,
-        "prometheus": s.prometheus_port,
-        "service-1": s.service1_port,
-        "service-2": s.service2_port,
-        "daprd-service-1": s.sidecar1.http,
-        "daprd-service-2": s.sidecar2.http,
-    }
 
 
 def cmd_logs(settings: StackSettings, args: argparse.Namespace) -> int:

@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_CONFIG = REPO_ROOT / "k3d" / "cluster.yaml"
 DEFAULT_CONTEXT = "k3d-dapr-suite"
 DEFAULT_NAMESPACE = "dapr-suite"

@@ -21,7 +21,11 @@ from harness.daprd import ensure_daprd
 from harness.errors import HarnessError
 from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
-from harness.resources import render_dapr_resources, render_prometheus_config
+from harness.resources import (
+    prometheus_config,
+    render_dapr_resources,
+    render_prometheus_config,
+)
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
 from harness.tools import ensure_tools
 
@@ -151,7 +155,8 @@ class LocalStack:
         """Ready when every scrape target has been scraped successfully."""
         url = f"{self.settings.url(self.settings.prometheus_port)}/api/v1/targets"
         targets = _get(url).json()["data"]["activeTargets"]
-        return len(targets) == 4 and all(t["health"] == "up" for t in targets)
+        expected = len(prometheus_config(self.settings)["scrape_configs"])
+        return len(targets) == expected and all(t["health"] == "up" for t in targets)
 
     def _service(self, app_id: str, app: str, port: int, sidecar: SidecarPorts) -> Component:
         s = self.settings

@@ -53,9 +53,6 @@ class PrometheusMetrics:
             return 0.0
         return float(result[0]["value"][1])
 
-    def values(self, queries: Mapping[str, str]) -> dict[str, float]:
-        return {name: self.value(query) for name, query in queries.items()}
-
     def wait_for_delta(
         self, query: str, before: float, expected: float, timeout: float = 15.0
     ) -> float:
