@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.verdict import Verdict
+from harness.verdict import QueueVerdict
 
 
 @dataclass
 class Scoreboard:
-    rows: list[tuple[str, Verdict]] = field(default_factory=list)
+    rows: list[tuple[str, QueueVerdict]] = field(default_factory=list)
     deltas: list[tuple[str, str, float]] = field(default_factory=list)
 
-    def verdict(self, scenario: str, verdict: Verdict) -> None:
+    def verdict(self, scenario: str, verdict: QueueVerdict) -> None:
         self.rows.append((scenario, verdict))
 
     def delta(self, scenario: str, query: str, delta: float) -> None:
@@ -23,10 +23,10 @@ class Scoreboard:
         sent = accounted = 0
         for scenario, v in self.rows:
             out.append(
-                f"{scenario:32} {v.topic:16} {v.published:>6} {len(v.delivered):>6} "
+                f"{scenario:32} {v.label:16} {v.acknowledged:>6} {len(v.delivered):>6} "
                 f"{len(v.lost):>5} {len(v.duplicated):>5}"
             )
-            sent += v.published
+            sent += v.acknowledged
             accounted += len(v.delivered)
         out.append(f"messages sent {sent}, accounted for {accounted}")
         if self.deltas:

@@ -123,14 +123,17 @@ def test_a_taken_port_is_named_and_nothing_starts(tmp_path):
 
 
 def test_a_component_that_dies_at_start_is_named_and_the_rest_is_stopped(tmp_path):
-    env = {**stack_env(tmp_path, 600), "MAX_BODY_BYTES": "lots"}  # service-1 refuses it
+    # TOPICS is read by service-1 alone, so service-1 is the one component that dies; a
+    # setting both services read (MAX_BODY_BYTES) let whichever died first be named.
+    env = {**stack_env(tmp_path, 600), "TOPICS": "t1,state"}
     settings = StackSettings.from_env(env)
     stack = LocalStack(settings, quiet=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAX_BODY_BYTES", "lots")
-        with pytest.raises(HarnessError, match=r"service-1 exited with code \d+") as failure:
+        patch.setenv("TOPICS", "t1,state")
+        with pytest.raises(HarnessError, match=r"^service-1 exited with code \d+") as failure:
             stack.start()
-    assert "MAX_BODY_BYTES" in str(failure.value), "the error should carry the log tail"
+    assert "TOPICS: 'state' is taken" in str(failure.value), "the error should carry the log tail"
+    assert stack.components["service-2"].process.exit_code() is not None, "the rest is stopped"
     assert_nothing_left(settings, [pid for pid in stack.pids().values() if pid])
 
 
