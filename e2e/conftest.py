@@ -7,6 +7,7 @@ this session started is stopped at its end, also when tests fail or on Ctrl-C.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -15,8 +16,7 @@ from e2e.scoreboard import Scoreboard
 from harness.client import SuiteClient, new_run_id
 from harness.errors import HarnessError
 from harness.metrics import PrometheusMetrics
-from harness.settings import SettingsError
-from harness.target import Target, open_target
+from harness.targets import Target, TargetStartError, open_target
 
 SCOREBOARD = Scoreboard()
 
@@ -35,15 +35,15 @@ class RecordingMetrics(PrometheusMetrics):
 
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
-    try:
-        chosen = open_target()
-        chosen.start()
-    except (HarnessError, SettingsError) as exc:
-        pytest.fail(f"the target did not start: {exc}", pytrace=False)
-    try:
+    """The target for the whole session; one this session started is stopped at its end."""
+    with ExitStack() as session:
+        try:
+            chosen = session.enter_context(open_target())
+        except TargetStartError as exc:
+            pytest.fail(f"{exc}\n{exc.detail}".rstrip(), pytrace=False)
+        except HarnessError as exc:  # a bad setting: nothing was started
+            pytest.fail(str(exc), pytrace=False)
         yield chosen
-    finally:
-        chosen.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
 from harness.processes import group_alive, tail
-from harness.settings import SettingsError, StackSettings
+from harness.settings import StackSettings
 from harness.supervisor import running_state, spawn, supervise, terminate
 
 COMPONENTS = ("redis", "prometheus", "service-1", "service-2", "daprd-service-1", "daprd-service-2")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = StackSettings.from_env()
         return COMMANDS[args.command](settings, args)
-    except (HarnessError, SettingsError) as exc:
+    except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

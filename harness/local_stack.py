@@ -28,6 +28,7 @@ from harness.resources import (
 )
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
 from harness.tools import ensure_tools
+from harness.wait import poll
 
 SUBSCRIBED_TOPICS = {"t1", "t2"}
 
@@ -242,18 +243,27 @@ class LocalStack:
         self.components[name].process.start()
 
     def _wait_ready(self, names: list[str]) -> None:
-        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        """Until every named component is ready; a dead or late one raises, naming it."""
         pending = list(names)
-        while pending:
+
+        def still_pending() -> list[str]:
             for name in list(pending):
                 self._check_alive(name)
                 if self._is_ready(name):
                     pending.remove(name)
                     self._say(f"{name} ready")
-            if pending and time.monotonic() > deadline:
-                self._fail(pending[0], "did not get ready", self.settings.ready_timeout_seconds)
-            if pending:
-                time.sleep(0.05)
+            return pending
+
+        timeout = self.settings.ready_timeout_seconds
+        late = poll(
+            still_pending,
+            lambda left: not left,
+            timeout=timeout,
+            interval=0.05,
+            on_timeout="return",
+        )
+        if late:
+            self._fail(late[0], "did not get ready", timeout)
 
     def _is_ready(self, name: str) -> bool:
         try:

@@ -12,11 +12,12 @@ import ctypes
 import os
 import signal
 import subprocess
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+from harness.wait import poll
 
 PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: the child only calls it
@@ -80,11 +81,8 @@ def stop_group(pgid: int, grace: float = 3.0) -> None:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_alive(pgid):
-            return
-        time.sleep(0.02)
+    if poll(lambda: not group_alive(pgid), timeout=grace, interval=0.02, on_timeout="return"):
+        return
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
@@ -95,9 +93,12 @@ def stop_all(processes: list[ManagedProcess], grace: float = 3.0) -> None:
     """SIGTERM every group at once, then SIGKILL what is still there after `grace` s."""
     for process in processes:
         process.signal_group(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and not all(p.gone() for p in processes):
-        time.sleep(0.01)
+    poll(
+        lambda: all(p.gone() for p in processes),
+        timeout=grace,
+        interval=0.01,
+        on_timeout="return",
+    )
     for process in processes:
         if not process.gone():
             process.signal_group(signal.SIGKILL)

@@ -6,36 +6,12 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.env import env_int, env_seconds
+from harness.errors import SettingsError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DAPR_VERSION = "1.18.3"
 EPHEMERAL_PORT_START = 32768
-
-
-class SettingsError(ValueError):
-    """A setting from the environment that makes no sense."""
-
-
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-
-
-def _env_float(env: dict[str, str], name: str, default: float, maximum: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not 0 <= value <= maximum:  # also refuses nan and inf
-        raise SettingsError(f"{name}={raw!r} must be a number of seconds in 0..{maximum:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -82,18 +58,18 @@ class StackSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
         env = dict(os.environ if env is None else env)
-        base = cls().shifted(_env_int(env, "HARNESS_PORT_OFFSET", 0))
+        base = cls().shifted(env_int(env, "HARNESS_PORT_OFFSET", 0))
         settings = cls(
             dapr_version=env.get("DAPR_VERSION", "").strip().lstrip("v") or base.dapr_version,
             daprd_path=env.get("DAPRD") or None,
             run_dir=Path(env.get("HARNESS_RUN_DIR") or base.run_dir),
-            redis_port=_env_int(env, "HARNESS_REDIS_PORT", base.redis_port),
-            prometheus_port=_env_int(env, "HARNESS_PROMETHEUS_PORT", base.prometheus_port),
-            service1_port=_env_int(env, "HARNESS_SERVICE1_PORT", base.service1_port),
-            service2_port=_env_int(env, "HARNESS_SERVICE2_PORT", base.service2_port),
-            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", base.t2_delay_seconds, 3600),
-            ready_timeout_seconds=_env_float(
-                env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds, 3600
+            redis_port=env_int(env, "HARNESS_REDIS_PORT", base.redis_port),
+            prometheus_port=env_int(env, "HARNESS_PROMETHEUS_PORT", base.prometheus_port),
+            service1_port=env_int(env, "HARNESS_SERVICE1_PORT", base.service1_port),
+            service2_port=env_int(env, "HARNESS_SERVICE2_PORT", base.service2_port),
+            t2_delay_seconds=env_seconds(env, "T2_DELAY_SECONDS", base.t2_delay_seconds),
+            ready_timeout_seconds=env_seconds(
+                env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds
             ),
             sidecar1=base.sidecar1,
             sidecar2=base.sidecar2,

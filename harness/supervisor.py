@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.processes import group_alive, pid_alive, stop_group
 from harness.settings import REPO_ROOT, StackSettings
+from harness.wait import poll
 
 STATE_FILE = "stack.json"
 
@@ -103,8 +103,8 @@ def spawn(settings: StackSettings, timeout: float) -> StackState:
 def _wait_for_report(
     settings: StackSettings, proc: subprocess.Popen[bytes], timeout: float
 ) -> StackState:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def report() -> StackState | None:
+        """The ready state, None while starting; a failure or a dead supervisor raises."""
         state = read_state(settings)
         if state and state.status == "ready":
             return state
@@ -115,8 +115,12 @@ def _wait_for_report(
                 f"the stack supervisor exited with code {proc.returncode}; "
                 f"see {settings.run_dir / 'supervisor.log'}"
             )
-        time.sleep(0.05)
-    raise HarnessError(f"the stack did not report ready within {timeout:g}s")
+        return None
+
+    ready = poll(report, timeout=timeout, interval=0.05, on_timeout="return")
+    if ready is None:
+        raise HarnessError(f"the stack did not report ready within {timeout:g}s")
+    return ready
 
 
 def terminate(settings: StackSettings, timeout: float = 10.0) -> bool:
@@ -125,10 +129,8 @@ def terminate(settings: StackSettings, timeout: float = 10.0) -> bool:
     if state is None:
         return False
     os.kill(state.supervisor_pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and state.alive():
-        time.sleep(0.02)
-    if state.alive():
+    gone = poll(lambda: not state.alive(), timeout=timeout, interval=0.02, on_timeout="return")
+    if not gone:
         stop_group(state.supervisor_pid, grace=0)
     for pid in (state.components or {}).values():
         if pid and group_alive(pid):

@@ -31,8 +31,8 @@ from typing import Any, NoReturn
 
 from harness.errors import HarnessError
 from harness.processes import stop_group
-from harness.settings import REPO_ROOT, SettingsError
-from harness.target import Target
+from harness.settings import REPO_ROOT
+from harness.targets import Target
 from loadtests.options import (
     MAX_RUN_SECONDS,
     LoadOptionError,
@@ -41,7 +41,7 @@ from loadtests.options import (
     parse_duration,
     parse_mix,
 )
-from loadtests.target_session import loopback_target, started
+from loadtests.target_session import loopback_target
 
 LOADTESTS = Path(__file__).resolve().parent
 LOCUSTFILE = LOADTESTS / "locustfile.py"
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         results = args.results_dir or default_results_dir()
         command = LocustCommand(target.service1_url, target.prometheus_url, results, args, extra)
         validate_merged(command)
-    except (LoadOptionError, HarnessError, SettingsError) as err:
+    except (LoadOptionError, HarnessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT
     raise_on_sigterm()
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_against(target: Target, command: LocustCommand, args: argparse.Namespace) -> int:
-    with started(target):
+    with target:
         command.results_dir.mkdir(parents=True, exist_ok=True)
         if args.ui:
             print(f"locust web UI: http://127.0.0.1:{WEB_PORT} (Ctrl-C ends the session)")

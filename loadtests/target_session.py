@@ -1,27 +1,23 @@
-"""The target of a load run or benchmark: local addresses only, stopped only if we started it."""
+"""The target of a load run or benchmark: local addresses only, stopped only if we started it.
+
+Starting and stopping belong to the target itself: enter it, `with loopback_target() as
+target:`, and a failed start is one line (`harness.targets.TargetStartError`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from harness.target import Target, open_target
-from loadtests.options import check_loopback_url
+from harness.loopback import require_loopback
+from harness.targets import Target, open_target
 
 
 def loopback_target() -> Target:
-    """open_target(), refused unless service-1 and Prometheus are on 127.0.0.1."""
+    """open_target(), refused unless service-1 and Prometheus are on this machine."""
     target = open_target()
-    check_loopback_url(target.service1_url, "service-1 url")
-    check_loopback_url(target.prometheus_url, "prometheus url")
+    require_loopback(target.service1_url, "service-1 url")
+    require_loopback(target.prometheus_url, "prometheus url")
     return target
 
 
-@contextmanager
-def started(target: Target) -> Iterator[Target]:
-    """Attach to a running stack or start one; stop it afterwards only if this started it."""
-    target.start()
-    try:
-        yield target
-    finally:
-        target.stop()
+def started(target: Target) -> Target:
+    """`with started(target):` reads as before; the target's own `with` does the work."""
+    return target

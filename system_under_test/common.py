@@ -2,6 +2,8 @@
 
 Both services are thin on purpose: every call to Dapr goes through `DaprClient`, every request
 body through `read_json_object`, and every failure ends as a JSON answer, never a traceback.
+The services parse their own environment here, apart from `harness.env`: the system under test
+never imports the harness, so it runs unchanged in a container or on a cluster.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from harness.local_stack import LocalStack
 from harness.ports import is_port_free
 from harness.processes import group_alive
 from harness.settings import REPO_ROOT, StackSettings
-from harness.wait import wait_until
+from harness.wait import poll, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -178,7 +177,5 @@ def test_killing_the_supervisor_of_up_stops_the_stack(tmp_path):
     state = read_state(settings)
     assert state is not None and state.components
     os.kill(state.supervisor_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all_ports_free(settings):
-        time.sleep(0.1)
+    poll(lambda: all_ports_free(settings), timeout=10, interval=0.1, on_timeout="return")
     assert_nothing_left(settings, list(state.components.values()))

@@ -1,22 +1,11 @@
-"""Settings, port planning and config rendering of the local stack."""
+"""Settings of the local stack: pinned ports, the offset, and one line for a bad value."""
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
-import yaml
 
-from harness.errors import HarnessError
-from harness.ports import describe_ss_users, ensure_ports_free, is_port_free
-from harness.resources import (
-    prometheus_config,
-    render_component,
-    render_configuration,
-    render_dapr_resources,
-)
-from harness.settings import EPHEMERAL_PORT_START, SettingsError, StackSettings
+from harness.errors import HarnessError, SettingsError
+from harness.settings import EPHEMERAL_PORT_START, StackSettings
 
 
 def test_default_ports_are_pinned_below_the_ephemeral_range_and_distinct():
@@ -56,68 +45,6 @@ def test_dapr_version_setting_accepts_a_leading_v():
     assert StackSettings.from_env({"DAPR_VERSION": "v1.17.0"}).dapr_version == "1.17.0"
 
 
-def test_a_taken_port_is_named_with_its_holder():
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        port = held.getsockname()[1]
-        assert not is_port_free(port)
-        holder = rf"port {port} \(redis\) is already taken by \S+ \(pid {os.getpid()}\)"
-        with pytest.raises(HarnessError, match=holder):
-            ensure_ports_free({"redis": port})
-    assert is_port_free(port)
-
-
-def test_ss_output_is_read_for_the_holder():
-    line = 'LISTEN 0 511 127.0.0.1:6390 0.0.0.0:* users:(("redis-server",pid=42,fd=6))'
-    assert describe_ss_users(line) == "redis-server (pid 42)"
-    assert describe_ss_users("") == "unknown process"
-
-
-def test_redis_components_point_at_the_stack_redis():
-    settings = StackSettings.from_env({"HARNESS_REDIS_PORT": "7777"})
-    component = {
-        "kind": "Component",
-        "spec": {"type": "pubsub.redis", "metadata": [{"name": "redisHost", "value": "x:1"}]},
-    }
-    rendered = render_component(component, settings)
-    assert rendered["spec"]["metadata"] == [{"name": "redisHost", "value": "127.0.0.1:7777"}]
-
-
-def test_configuration_uses_the_sqlite_resolver_file(tmp_path):
-    config = {"spec": {"nameResolution": {"component": "sqlite", "configuration": {}}}}
-    rendered = render_configuration(config, tmp_path / "names.db")
-    assert rendered["spec"]["nameResolution"]["configuration"] == {
-        "connectionString": str(tmp_path / "names.db")
-    }
-
-
-def test_configuration_refuses_mdns(tmp_path):
-    with pytest.raises(ValueError, match="sqlite name resolver"):
-        render_configuration({"spec": {"nameResolution": {"component": "mdns"}}}, tmp_path)
-
-
-def test_rendered_resources_of_the_repository(tmp_path):
-    settings = StackSettings.from_env({"HARNESS_RUN_DIR": str(tmp_path)})
-    resources, config = render_dapr_resources(settings)
-    names = sorted(path.name for path in resources.iterdir())
-    assert names == ["messagebus.yaml", "resiliency.yaml", "statestore.yaml"]
-    spec = yaml.safe_load(config.read_text())["spec"]
-    assert spec["metrics"]["enabled"] is True
-    assert spec["tracing"]["samplingRate"] == "1"
-    assert spec["nameResolution"]["component"] == "sqlite"
-
-
-def test_prometheus_scrapes_both_sidecars_and_both_services_every_second():
-    settings = StackSettings.from_env({})
-    config = prometheus_config(settings)
-    targets = {
-        job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]
-    }
-    assert targets == {
-        "daprd-service-1": "127.0.0.1:9091",
-        "daprd-service-2": "127.0.0.1:9092",
-        "service-1": "127.0.0.1:6060",
-        "service-2": "127.0.0.1:7070",
-    }
-    assert {job["scrape_interval"] for job in config["scrape_configs"]} == {"1s"}
+def test_a_bad_setting_is_a_harness_error():
+    with pytest.raises(HarnessError):
+        StackSettings.from_env({"HARNESS_PORT_OFFSET": "many"})

@@ -1,4 +1,4 @@
-"""The state file of a stack started by `up`, and the CLI's answers that need no stack."""
+"""The state file of a stack started by `up`, and how `up` and `down` wait for the supervisor."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import sys
 
 import pytest
 
-from harness import cli
 from harness.errors import HarnessError
-from harness.settings import StackSettings
-from harness.supervisor import StackState, read_state, running_state, state_path, write_state
-from harness.target import open_target
-from harness.wait import WaitTimeout, wait_until
-
-
-@pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("HARNESS_RUN_DIR", str(tmp_path))
-    return StackSettings.from_env()
+from harness.supervisor import (
+    StackState,
+    _wait_for_report,
+    read_state,
+    running_state,
+    state_path,
+    terminate,
+    write_state,
+)
 
 
 def test_state_round_trips(settings):
@@ -36,62 +34,72 @@ def test_a_stale_state_file_is_removed(settings):
     assert not state_path(settings).exists()
 
 
-@pytest.fixture
-def fake_supervisor():
-    """A process whose command line looks like the stack supervisor's."""
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "_supervise"])
-    yield sleeper.pid
-    sleeper.kill()
-    sleeper.wait()
-
-
-def test_a_second_up_says_so_and_changes_nothing(settings, fake_supervisor, capsys):
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    write_state(settings, StackState(fake_supervisor, "ready"))
-    assert cli.main(["up"]) == 1
-    assert "already running" in capsys.readouterr().err
-    assert read_state(settings) == StackState(fake_supervisor, "ready")
-
-
 def test_a_reused_pid_is_not_taken_for_the_supervisor(settings):
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     write_state(settings, StackState(os.getpid(), "ready"))  # alive, but not a supervisor
     assert running_state(settings) is None
 
 
-def test_down_without_a_stack_is_a_calm_no_op(settings, capsys):
-    assert cli.main(["down"]) == 0
-    assert "nothing to stop" in capsys.readouterr().out
+class FakeSupervisorProcess:
+    """What `_wait_for_report` asks of the supervisor's Popen."""
+
+    def __init__(self, returncode: int | None = None) -> None:
+        self.returncode = returncode
+
+    def poll(self) -> int | None:
+        return self.returncode
 
 
-def test_status_without_a_stack_exits_non_zero(settings, capsys):
-    assert cli.main(["status"]) == 1
-    assert "not running" in capsys.readouterr().out
+def test_the_report_ready_is_returned(settings):
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    write_state(settings, StackState(1, "ready", up_seconds=1.5))
+    state = _wait_for_report(settings, FakeSupervisorProcess(), timeout=5)  # type: ignore[arg-type]
+    assert state.up_seconds == 1.5
 
 
-def test_a_bad_setting_is_one_line_and_exit_2(settings, monkeypatch, capsys):
-    monkeypatch.setenv("DAPR_VERSION", "latest")
-    monkeypatch.setenv("DAPRD", "/nonexistent/daprd")
-    assert cli.main(["up"]) == 2
-    err = capsys.readouterr().err
-    assert err == "error: DAPR_VERSION='latest' is not a Dapr release number like 1.18.3\n"
+def test_a_failed_start_raises_its_error(settings):
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    write_state(settings, StackState(1, "failed", error="redis exited with code 1"))
+    with pytest.raises(HarnessError, match="^redis exited with code 1$"):
+        _wait_for_report(settings, FakeSupervisorProcess(), timeout=5)  # type: ignore[arg-type]
 
 
-def test_unknown_target_is_refused():
-    with pytest.raises(HarnessError, match="E2E_TARGET='minikube' is not a target"):
-        open_target({"E2E_TARGET": "minikube"})
+def test_a_supervisor_that_died_is_named(settings):
+    with pytest.raises(HarnessError, match="supervisor exited with code 3; see .*supervisor.log"):
+        _wait_for_report(settings, FakeSupervisorProcess(3), timeout=5)  # type: ignore[arg-type]
 
 
-def test_wait_until_returns_the_value_and_times_out_with_the_last_one():
-    values = iter([0, 0, 3])
-    assert wait_until(lambda: next(values), timeout=5, interval=0.01) == 3
-    with pytest.raises(WaitTimeout, match="ready not met within"):
-        wait_until(lambda: 0, timeout=0.05, interval=0.01, what="ready")
+def test_no_report_in_time_is_one_line(settings):
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    write_state(settings, StackState(1, "starting"))
+    with pytest.raises(HarnessError, match=r"^the stack did not report ready within 0.1s$"):
+        _wait_for_report(settings, FakeSupervisorProcess(), timeout=0.1)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("lines", ["-5", "0", "many"])
-def test_logs_refuses_a_bad_line_count(settings, lines, capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["logs", "redis", "-n", lines])
-    assert exited.value.code == 2
-    assert "-n/--lines" in capsys.readouterr().err
+def test_terminate_without_a_stack_is_false(settings):
+    assert terminate(settings) is False
+
+
+def test_terminate_kills_a_supervisor_that_ignores_sigterm(settings):
+    ignoring = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", ignoring, "_supervise"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert supervisor.stdout is not None and supervisor.stdout.readline() == b"ready\n"
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        write_state(settings, StackState(supervisor.pid, "ready"))
+        assert terminate(settings, timeout=0.2) is True
+        assert supervisor.wait(timeout=5) == -9
+        assert not state_path(settings).exists()
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+        if supervisor.stdout is not None:
+            supervisor.stdout.close()

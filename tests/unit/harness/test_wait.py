@@ -89,3 +89,10 @@ def test_wait_until_treats_any_exception_as_not_yet():
         return value
 
     assert wait_until(read, timeout=5, interval=0.001) == 7
+
+
+def test_wait_until_returns_the_value_and_times_out_with_the_last_one():
+    values = iter([0, 0, 3])
+    assert wait_until(lambda: next(values), timeout=5, interval=0.01) == 3
+    with pytest.raises(WaitTimeout, match="ready not met within"):
+        wait_until(lambda: 0, timeout=0.05, interval=0.01, what="ready")

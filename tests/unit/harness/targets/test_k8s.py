@@ -1,4 +1,8 @@
-"""K3dTarget without a cluster: settings, imports, and one-line errors when unreachable."""
+"""The Kubernetes target without a cluster: settings, imports, one-line errors when unreachable.
+
+No cluster and no cluster tools are needed (stand-ins answer for the Kubernetes API), so these
+run with the unit tests; they read the committed k3d/cluster.yaml like any repository file.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.k3d_target import (
+from harness.errors import HarnessError, SettingsError
+from harness.settings import REPO_ROOT
+from harness.targets import TargetStartError
+from harness.targets.k8s import (
     APP_IDS,
     FALLBACK_HOST_PORTS,
     NODE_PORTS,
@@ -22,9 +29,6 @@ from harness.k3d_target import (
     K3dTargetError,
     host_ports,
 )
-from k3d.validate import REPO_ROOT
-
-pytestmark = pytest.mark.k3d
 
 KUBECONFIG_TEMPLATE = """\
 apiVersion: v1
@@ -48,8 +52,17 @@ def test_has_the_target_interface() -> None:
     for attribute in ("service1_url", "service2_url", "prometheus_url", "t2_delay_seconds"):
         assert getattr(target, attribute) is not None
     assert set(target.daprd_metrics_urls) == set(APP_IDS)
-    for method in ("start", "stop", "logs_tail", "__enter__", "__exit__"):
+    assert all(isinstance(url, str) for url in (target.service1_url, target.service2_url))
+    for method in ("start", "stop", "logs_tail", "problems", "__enter__", "__exit__"):
         assert callable(getattr(target, method))
+
+
+def test_start_returns_none_like_every_target(
+    monkeypatch: pytest.MonkeyPatch, endpoints: str
+) -> None:
+    target = _fake_target(monkeypatch, endpoints, _FakeApi())
+    assert target.start() is None
+    target.stop()
 
 
 def test_urls_default_from_cluster_yaml() -> None:
@@ -111,11 +124,11 @@ def test_environment_overrides() -> None:
     ("env", "message"),
     [
         ({"T2_DELAY_SECONDS": "ten"}, "T2_DELAY_SECONDS='ten' is not a number"),
-        ({"K3D_DAPRD_METRICS_URLS": "service-1"}, "is not APP_ID=URL"),
+        ({"K3D_DAPRD_METRICS_URLS": "service-1"}, "K3D_DAPRD_METRICS_URLS: 'service-1' is not"),
     ],
 )
 def test_bad_settings_are_one_line(env: dict[str, str], message: str) -> None:
-    with pytest.raises(K3dTargetError, match=message):
+    with pytest.raises(SettingsError, match=message):
         K3dSettings.from_env(env)
 
 
@@ -124,7 +137,7 @@ def test_imports_without_the_kubernetes_package() -> None:
         """
         import sys
         sys.modules["kubernetes"] = None  # as if it were not installed
-        from harness.k3d_target import K3dTarget, K3dTargetError
+        from harness.targets.k8s import K3dTarget, K3dTargetError
         target = K3dTarget()
         try:
             target.start()
@@ -180,7 +193,8 @@ def test_missing_context_is_one_line(tmp_path: Path) -> None:
 def test_context_manager_and_logs_when_unreachable(tmp_path: Path) -> None:
     env = {"KUBECONFIG": kubeconfig(tmp_path, "https://127.0.0.1:1")}
     target = K3dTarget(K3dSettings.from_env(env))
-    with pytest.raises(K3dTargetError, match="unreachable"), target:
+    starting = "^the k3d target did not start: k3d cluster unreachable"
+    with pytest.raises(TargetStartError, match=starting), target:
         pass  # pragma: no cover - start() raises first
     tails = target.logs_tail(lines=5)
     assert set(tails) == set(APP_IDS)
@@ -316,10 +330,10 @@ def test_start_reports_an_unanswered_port(monkeypatch: pytest.MonkeyPatch, endpo
     ],
 )
 def test_urls_off_this_machine_are_refused(variable: str, value: str) -> None:
-    with pytest.raises(K3dTargetError, match="only reaches 127.0.0.1 or ::1"):
+    with pytest.raises(HarnessError, match=f"^{variable} .* is refused: the suite only reaches"):
         K3dSettings.from_env({variable: value})
 
 
 def test_timeouts_must_be_finite() -> None:
-    with pytest.raises(K3dTargetError, match="must be a number of seconds"):
+    with pytest.raises(SettingsError, match="must be a number of seconds"):
         K3dSettings.from_env({"K3D_READY_TIMEOUT": "nan"})

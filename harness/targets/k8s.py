@@ -1,8 +1,8 @@
-"""The k3d target: the cluster that k3d/up.sh built, reached through its host ports.
+"""The Kubernetes target: the k3d cluster that k3d/up.sh built, reached through its host ports.
 
-The e2e and load tests use it exactly like the local target (same attributes and
-methods) and never ask which one they have. It does not create the cluster: `start()`
-checks that the cluster answers and that Dapr and both services are ready, and says
+The e2e and load tests use it exactly like the local target (the `Target` protocol of
+`harness.targets.base`) and never ask which one they have. It does not create the cluster:
+`start()` checks that the cluster answers and that Dapr and both services are ready, and says
 "run k3d/up.sh" when not. The kubernetes package (extra `k3d`) is imported only when a
 method needs the Kubernetes API, so importing this module costs nothing.
 """
@@ -10,18 +10,19 @@ method needs the Kubernetes API, so importing this module costs nothing.
 from __future__ import annotations
 
 import os
-import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from harness.env import env_pairs, env_seconds, env_str
 from harness.errors import HarnessError
+from harness.loopback import require_loopback
 from harness.settings import REPO_ROOT
+from harness.targets.base import Lifecycle
+from harness.wait import poll
 
 CLUSTER_CONFIG = REPO_ROOT / "k3d" / "cluster.yaml"
 DEFAULT_CONTEXT = "k3d-dapr-suite"
@@ -85,42 +86,6 @@ def _split_port_spec(spec: str) -> tuple[str, int, int]:
     raise ValueError(f"port mapping {spec!r} is not [HOST:]HOSTPORT:NODEPORT")
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float | None) -> float | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise K3dTargetError(f"{name}={raw!r} is not a number") from None
-    if not 0 <= value <= 3600:  # also refuses nan and inf, which would wait forever
-        raise K3dTargetError(f"{name}={raw!r} must be a number of seconds in 0..3600")
-    return value
-
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-def _loopback_url(name: str, url: str) -> str:
-    """The suite only ever talks to this machine: refuse any other host."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        raise K3dTargetError(f"{name}={url!r}: the suite only reaches 127.0.0.1 or ::1")
-    return url
-
-
-def _metrics_urls(raw: str) -> dict[str, str]:
-    """'service-1=http://...,service-2=http://...' -> {app_id: url}."""
-    urls = {}
-    for item in raw.split(","):
-        if item.strip():
-            app_id, sep, url = item.partition("=")
-            if not sep or not url.strip():
-                raise K3dTargetError(f"K3D_DAPRD_METRICS_URLS: {item!r} is not APP_ID=URL")
-            urls[app_id.strip()] = url.strip()
-    return urls
-
-
 @dataclass(frozen=True)
 class K3dSettings:
     """Where the cluster is; every field defaults from cluster.yaml or the environment."""
@@ -147,28 +112,28 @@ class K3dSettings:
         ports = host_ports(cluster_config)
 
         def url(name: str, variable: str | None = None) -> str:
-            override = env.get(variable, "").strip() if variable else ""
-            chosen = (override or f"http://{ports[NODE_PORTS[name]]}").rstrip("/")
-            return _loopback_url(variable or name, chosen)
+            override = env_str(env, variable) if variable else ""
+            if override:
+                return require_loopback(override, variable or name)
+            return require_loopback(f"http://{ports[NODE_PORTS[name]]}", f"{name} port mapping")
 
         metrics = {app: f"{url(f'daprd {app}')}/metrics" for app in APP_IDS}
-        extra = _metrics_urls(env.get("K3D_DAPRD_METRICS_URLS", ""))
+        extra = env_pairs(env, "K3D_DAPRD_METRICS_URLS")
         metrics.update(
-            {app: _loopback_url("K3D_DAPRD_METRICS_URLS", u) for app, u in extra.items()}
+            {app: require_loopback(u, "K3D_DAPRD_METRICS_URLS") for app, u in extra.items()}
         )
-        timeout = _env_float(env, "K3D_READY_TIMEOUT", 60.0)
         return cls(
-            context=env.get("K3D_CONTEXT", "").strip() or DEFAULT_CONTEXT,
-            namespace=env.get("K3D_NAMESPACE", "").strip() or DEFAULT_NAMESPACE,
-            kubeconfig=env.get("KUBECONFIG", "").strip() or None,
+            context=env_str(env, "K3D_CONTEXT", DEFAULT_CONTEXT),
+            namespace=env_str(env, "K3D_NAMESPACE", DEFAULT_NAMESPACE),
+            kubeconfig=env_str(env, "KUBECONFIG") or None,
             service1_url=url("service-1", "K3D_SERVICE1_URL"),
             service2_url=url("service-2", "K3D_SERVICE2_URL"),
             prometheus_url=url("prometheus", "K3D_PROMETHEUS_URL"),
             grafana_url=url("grafana", "K3D_GRAFANA_URL"),
             jaeger_url=url("jaeger", "K3D_JAEGER_URL"),
             daprd_metrics_urls=metrics,
-            t2_delay_seconds=_env_float(env, "T2_DELAY_SECONDS", None),
-            ready_timeout_seconds=60.0 if timeout is None else timeout,
+            t2_delay_seconds=env_seconds(env, "T2_DELAY_SECONDS", None),
+            ready_timeout_seconds=env_seconds(env, "K3D_READY_TIMEOUT", 60.0),
         )
 
 
@@ -176,12 +141,14 @@ def _wait_until(
     condition: Callable[[], str | None], timeout: float, interval: float = 1.0
 ) -> str | None:
     """Poll until condition() returns None (ready); return its last complaint on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        complaint = condition()
-        if complaint is None or time.monotonic() >= deadline:
-            return complaint
-        time.sleep(interval)
+    return poll(
+        condition,
+        lambda complaint: complaint is None,
+        timeout=timeout,
+        interval=interval,
+        what="k3d cluster ready",
+        on_timeout="return",
+    )
 
 
 # No proxies: the URLs are on loopback, and an http_proxy variable must not reroute them.
@@ -198,7 +165,7 @@ def _http_status(url: str, timeout: float) -> int | str:
         return str(getattr(err, "reason", err))
 
 
-class K3dTarget:
+class K3dTarget(Lifecycle):
     """A running k3d cluster of the suite, as the e2e and load tests see a target."""
 
     name = "k3d"
@@ -206,7 +173,7 @@ class K3dTarget:
     def __init__(self, settings: K3dSettings | None = None) -> None:
         self.settings = settings or K3dSettings.from_env()
         self.service1_url: str = self.settings.service1_url
-        self.service2_url: str | None = self.settings.service2_url
+        self.service2_url: str = self.settings.service2_url
         self.prometheus_url: str = self.settings.prometheus_url
         self.grafana_url: str = self.settings.grafana_url
         self.jaeger_url: str = self.settings.jaeger_url
@@ -220,7 +187,7 @@ class K3dTarget:
 
     # --- life cycle ---
 
-    def start(self) -> K3dTarget:
+    def start(self) -> None:
         """Check the cluster answers and is ready; raise K3dTargetError (one line) if not."""
         try:
             core, apps = self._clients()
@@ -243,24 +210,12 @@ class K3dTarget:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def stop(self) -> None:
         """Release the Kubernetes API connection pool; the cluster keeps running."""
         api, self._api = self._api, None
         if api is not None:
             api.close()
-
-    def __enter__(self) -> K3dTarget:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- diagnostics ---
 
@@ -394,9 +349,8 @@ class K3dTarget:
         checks = {
             f"{self.service1_url}/healthz": "service-1",
             f"{self.prometheus_url}/-/ready": "Prometheus",
+            f"{self.service2_url}/healthz": "service-2",
         }
-        if self.service2_url:
-            checks[f"{self.service2_url}/healthz"] = "service-2"
         for app_id, url in self.daprd_metrics_urls.items():
             checks[url] = f"daprd metrics of {app_id}"
         for url, what in checks.items():

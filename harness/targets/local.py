@@ -1,42 +1,21 @@
-"""What the e2e and load tests talk to, whichever target it is.
+"""The local stack as a target: attach to one started by `up`, or start (and later stop) one.
 
-`open_target()` picks the target from `E2E_TARGET` (`local`, the default, or `k3d`).
-Tests use only the attributes of `Target`; they never ask which one they got.
+The stack's processes and their life cycle belong to `harness.local_stack`; this module only
+decides whether to own a stack and answers what the tests ask of a target.
 """
 
 from __future__ import annotations
-
-import os
-from typing import Protocol
 
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.processes import group_alive, tail
 from harness.settings import StackSettings
 from harness.supervisor import running_state
+from harness.targets.base import Lifecycle
 
 
-class Target(Protocol):
-    name: str
-    service1_url: str
-    service2_url: str
-    prometheus_url: str
-    daprd_metrics_urls: dict[str, str]
-    t2_delay_seconds: float
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def logs_tail(self, lines: int = 50) -> dict[str, str]: ...
-
-    def problems(self) -> list[str]:
-        """What is broken right now (a dead component, say); empty when all is well."""
-        ...
-
-
-class LocalTarget:
-    """The local stack: attaches to one started by `up`, or starts (and later stops) one."""
+class LocalTarget(Lifecycle):
+    """The local stack, reached on 127.0.0.1 at the ports of `StackSettings`."""
 
     name = "local"
 
@@ -88,22 +67,3 @@ class LocalTarget:
     def logs_tail(self, lines: int = 50) -> dict[str, str]:
         logs = self.settings.run_dir / "logs"
         return {path.stem: tail(path, lines) for path in sorted(logs.glob("*.log"))}
-
-    def __enter__(self) -> LocalTarget:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def open_target(env: dict[str, str] | None = None) -> Target:
-    env = dict(os.environ if env is None else env)
-    kind = env.get("E2E_TARGET", "local").strip().lower() or "local"
-    if kind == "local":
-        return LocalTarget(StackSettings.from_env(env))
-    if kind == "k3d":
-        from harness.k3d_target import K3dSettings, K3dTarget
-
-        return K3dTarget(K3dSettings.from_env(env))
-    raise HarnessError(f"E2E_TARGET={kind!r} is not a target: use 'local' or 'k3d'")

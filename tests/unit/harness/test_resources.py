@@ -1,0 +1,63 @@
+"""The Dapr resources and the Prometheus config rendered for the local stack."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from harness.resources import (
+    prometheus_config,
+    render_component,
+    render_configuration,
+    render_dapr_resources,
+)
+from harness.settings import StackSettings
+
+
+def test_redis_components_point_at_the_stack_redis():
+    settings = StackSettings.from_env({"HARNESS_REDIS_PORT": "7777"})
+    component = {
+        "kind": "Component",
+        "spec": {"type": "pubsub.redis", "metadata": [{"name": "redisHost", "value": "x:1"}]},
+    }
+    rendered = render_component(component, settings)
+    assert rendered["spec"]["metadata"] == [{"name": "redisHost", "value": "127.0.0.1:7777"}]
+
+
+def test_configuration_uses_the_sqlite_resolver_file(tmp_path):
+    config = {"spec": {"nameResolution": {"component": "sqlite", "configuration": {}}}}
+    rendered = render_configuration(config, tmp_path / "names.db")
+    assert rendered["spec"]["nameResolution"]["configuration"] == {
+        "connectionString": str(tmp_path / "names.db")
+    }
+
+
+def test_configuration_refuses_mdns(tmp_path):
+    with pytest.raises(ValueError, match="sqlite name resolver"):
+        render_configuration({"spec": {"nameResolution": {"component": "mdns"}}}, tmp_path)
+
+
+def test_rendered_resources_of_the_repository(tmp_path):
+    settings = StackSettings.from_env({"HARNESS_RUN_DIR": str(tmp_path)})
+    resources, config = render_dapr_resources(settings)
+    names = sorted(path.name for path in resources.iterdir())
+    assert names == ["messagebus.yaml", "resiliency.yaml", "statestore.yaml"]
+    spec = yaml.safe_load(config.read_text())["spec"]
+    assert spec["metrics"]["enabled"] is True
+    assert spec["tracing"]["samplingRate"] == "1"
+    assert spec["nameResolution"]["component"] == "sqlite"
+
+
+def test_prometheus_scrapes_both_sidecars_and_both_services_every_second():
+    settings = StackSettings.from_env({})
+    config = prometheus_config(settings)
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]
+    }
+    assert targets == {
+        "daprd-service-1": "127.0.0.1:9091",
+        "daprd-service-2": "127.0.0.1:9092",
+        "service-1": "127.0.0.1:6060",
+        "service-2": "127.0.0.1:7070",
+    }
+    assert {job["scrape_interval"] for job in config["scrape_configs"]} == {"1s"}
