@@ -39,10 +39,10 @@ def target() -> Iterator[Target]:
     with ExitStack() as session:
         try:
             chosen = session.enter_context(open_target())
-        except TargetStartError as exc:
-            pytest.fail(f"{exc}\n{exc.detail}".rstrip(), pytrace=False)
+        except TargetStartError as exc:  # one line, then the log tail of what failed
+            raise pytest.fail.Exception(exc.report(), pytrace=False) from None
         except HarnessError as exc:  # a bad setting: nothing was started
-            pytest.fail(str(exc), pytrace=False)
+            raise pytest.fail.Exception(str(exc), pytrace=False) from None
         yield chosen
 
 

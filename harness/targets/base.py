@@ -57,6 +57,10 @@ class TargetStartError(HarnessError):
         super().__init__(f"the {target} target did not start: {headline.rstrip(':')}")
         self.detail = detail.strip("\n")
 
+    def report(self) -> str:
+        """The line, and under it the detail, for a report that has room for both."""
+        return f"{self}\n{self.detail}".rstrip()
+
 
 class Lifecycle:
     """`with target:` for every target: start, clean up after a failed start, always stop."""

@@ -44,6 +44,7 @@ def test_a_failed_start_is_one_line_and_keeps_the_log_tail_apart():
         "the recorded target did not start: service-1 exited with code 1; log /run/service-1.log"
     )
     assert caught.value.detail == "TOPICS: bad"
+    assert caught.value.report() == f"{caught.value}\nTOPICS: bad"
     assert caught.value.__cause__ is failure
     assert isinstance(caught.value, HarnessError)
     assert target.calls == ["start", "stop"], "what a failed start left behind is stopped"
