@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from e2e.scoreboard import Scoreboard
-from harness.client import SuiteClient, new_run_id
+from harness.client import SuiteClient
 from harness.errors import HarnessError
-from harness.metrics import PrometheusMetrics
+from harness.ledger import new_run_id
+from harness.metrics import PrometheusMetrics, Series
 from harness.targets import Target, TargetStartError, open_target
 
 SCOREBOARD = Scoreboard()
@@ -28,9 +29,9 @@ class RecordingMetrics(PrometheusMetrics):
         super().__init__(url)
         self.queries: list[str] = []
 
-    def value(self, query: str) -> float:
+    def series(self, query: str) -> Series:
         self.queries.append(query)
-        return super().value(query)
+        return super().series(query)
 
 
 @pytest.fixture(scope="session")

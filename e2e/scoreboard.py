@@ -15,8 +15,9 @@ class Scoreboard:
     def verdict(self, scenario: str, verdict: QueueVerdict) -> None:
         self.rows.append((scenario, verdict))
 
-    def delta(self, scenario: str, query: str, delta: float) -> None:
-        self.deltas.append((scenario, query, delta))
+    def deltas_seen(self, scenario: str, seen: dict[str, float]) -> None:
+        """The metric deltas one scenario saw, query -> delta."""
+        self.deltas.extend((scenario, query, delta) for query, delta in seen.items())
 
     def lines(self) -> list[str]:
         out = [f"{'scenario':32} {'topic':16} {'sent':>6} {'ok':>6} {'lost':>5} {'dup':>5}"]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.client import new_run_id
-from harness.metrics import sample_sum, scrape
+from harness.ledger import new_run_id
+from harness.metrics import SERVICE1_EGRESS, sidecar_value
 
 pytestmark = pytest.mark.e2e
 
-EGRESS = "dapr_component_pubsub_egress_count"
-
 
 def egress_now(target) -> float:
-    return sample_sum(scrape(target.daprd_metrics_urls["service-1"]), EGRESS, {})
+    return sidecar_value(target, SERVICE1_EGRESS)
 
 
 def test_bad_publishes_are_refused_and_nothing_is_delivered(target, suite):
@@ -43,4 +41,4 @@ def test_bad_publishes_are_refused_and_nothing_is_delivered(target, suite):
     assert not_object.json()["error"] == "body must be a JSON object, got list"
 
     assert egress_now(target) == before, "a refused publish reached the broker"
-    assert suite.wait_for_ledger(run, lambda records: bool(records), timeout=1.0) == []
+    assert suite.ledger.wait_for(run, lambda records: bool(records), timeout=1.0) == []

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from harness.client import Records, new_run_id
+from harness.ledger import Records, new_run_id
 from harness.verdict import delivery_verdict
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -47,7 +47,7 @@ def test_burst_over_both_topics_is_fully_accounted_for(target, suite, scoreboard
     run = new_run_id("burst")
     failed = asyncio.run(publish_all(target.service1_url, run))
     assert failed == [], f"{len(failed)} publishes failed: {sorted(set(failed))}"
-    records = suite.wait_for_ledger(run, all_succeeded, timeout=90)
+    records = suite.ledger.wait_for(run, all_succeeded, timeout=90)
     verdicts = [delivery_verdict(topic, range(1, PER_TOPIC + 1), records) for topic in ("t1", "t2")]
     for verdict in verdicts:
         scoreboard.verdict(f"burst {2 * PER_TOPIC} over t1+t2", verdict)

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from harness.client import Records, SuiteClient, new_run_id
+from harness.client import SuiteClient
+from harness.ledger import Records, new_run_id
 from harness.verdict import delivery_verdict
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,7 @@ def publish_run(suite: SuiteClient, topic: str, count: int, prefix: str) -> tupl
 
 def test_t1_messages_arrive_once_on_their_route(suite, scoreboard):
     run, _ = publish_run(suite, "t1", MESSAGES, "t1")
-    records = suite.wait_for_ledger(run, answered("t1", MESSAGES))
+    records = suite.ledger.wait_for(run, answered("t1", MESSAGES))
     verdict = delivery_verdict("t1", range(1, MESSAGES + 1), records)
     scoreboard.verdict("t1 delivery", verdict)
     assert verdict.ok, str(verdict)
@@ -41,7 +42,7 @@ def test_t1_messages_arrive_once_on_their_route(suite, scoreboard):
 
 def test_each_t1_event_invokes_service2_once_and_stores_its_answer(suite):
     run, _ = publish_run(suite, "t1", MESSAGES, "invoke")
-    suite.wait_for_ledger(run, answered("t1", MESSAGES))
+    suite.ledger.wait_for(run, answered("t1", MESSAGES))
     calls = Counter(r["seq"] for r in suite.received_by_service2(run))
     assert calls == Counter(range(1, MESSAGES + 1)), f"service-2 calls per seq: {dict(calls)}"
     stored = suite.state()
@@ -51,7 +52,7 @@ def test_each_t1_event_invokes_service2_once_and_stores_its_answer(suite):
 
 def test_cloudevent_envelope_and_trace_as_the_subscriber_saw_them(suite):
     run, (published,) = publish_run(suite, "t1", 1, "envelope")
-    (record,) = suite.wait_for_ledger(run, answered("t1", 1))
+    (record,) = suite.ledger.wait_for(run, answered("t1", 1))
     assert record["id"], "the CloudEvent has no id"
     assert record["envelope"] == {
         "source": "service-1",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.dapr_metrics import DeltaCheck, ingress_counter, scenario_counters, sidecar_value
-from harness.client import new_run_id
+from harness.ledger import new_run_id
+from harness.metrics import DeltaCheck, ingress_counter, scenario_counters, sidecar_value
 
 pytestmark = pytest.mark.e2e
 MESSAGES = 5
@@ -21,14 +21,15 @@ def test_metric_deltas_for_t1_messages(target, suite, metrics, scoreboard):
     run = new_run_id("metrics")
     for seq in range(1, MESSAGES + 1):
         suite.publish_ok("t1", run, seq)
-    check.expect({c.name: MESSAGES for c in t1_counters()}, scoreboard, f"{MESSAGES} t1 messages")
+    seen = check.expect({c.name: MESSAGES for c in t1_counters()})
+    scoreboard.deltas_seen(f"{MESSAGES} t1 messages", seen)
 
 
 def test_prometheus_agrees_with_the_sidecars(target, suite, metrics):
     """Once traffic is quiet, each counter in Prometheus equals the sidecar's own value."""
     run = new_run_id("agree")
     suite.publish_ok("t1", run, 1)
-    suite.wait_for_ledger(run, lambda rs: any(r["answers"] == ["SUCCESS"] for r in rs))
+    suite.ledger.wait_for(run, lambda rs: any(r["answers"] == ["SUCCESS"] for r in rs))
     for counter in t1_counters():
         direct = sidecar_value(target, counter)
         seen = metrics.wait_until_scraped(counter.query, direct)

@@ -16,7 +16,7 @@ MARGIN = 2.0  # seconds after handling in which a redelivery would show
 
 def test_t2_is_handled_after_the_delay_and_delivered_once(early_t2, target, suite, scoreboard):
     run, delay = early_t2
-    records = suite.wait_for_ledger(
+    records = suite.ledger.wait_for(
         run, lambda rs: any(r["handled_at"] for r in rs), timeout=delay + 20
     )
     verdict = delivery_verdict("t2", [1], records)
@@ -26,6 +26,6 @@ def test_t2_is_handled_after_the_delay_and_delivered_once(early_t2, target, suit
     waited = record["handled_at"] - record["first_received_at"]
     assert waited >= delay - 0.05, f"handled after {waited:.2f} s, configured {delay:g} s"
 
-    records = suite.wait_for_ledger(run, lambda rs: len(rs) > 1, timeout=MARGIN)
+    records = suite.ledger.wait_for(run, lambda rs: len(rs) > 1, timeout=MARGIN)
     (record,) = records
     assert record["count"] == 1 and record["answers"] == ["SUCCESS"], record

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-Records = list[dict[str, Any]]
-
-
-def new_run_id(prefix: str = "run") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+from harness.ledger import LedgerClient
 
 
 class SuiteClient:
-    """Talks to service-1 and service-2 of any target."""
+    """Talks to service-1 and service-2 of any target; `ledger` reads service-1's ledger."""
 
     def __init__(self, service1_url: str, service2_url: str, timeout: float = 10.0) -> None:
         # trust_env=False: an http_proxy variable must never reroute loopback traffic
         self.service1 = httpx.Client(base_url=service1_url, timeout=timeout, trust_env=False)
         self.service2 = httpx.Client(base_url=service2_url, timeout=timeout, trust_env=False)
+        self.ledger = LedgerClient(service1_url, timeout=timeout)
 
     def close(self) -> None:
         self.service1.close()
         self.service2.close()
+        self.ledger.close()
 
     def publish(self, topic: str, run: str, seq: int, **fields: Any) -> httpx.Response:
         body = {"run": run, "seq": seq, "sent_at": time.time(), **fields}
@@ -38,26 +34,6 @@ class SuiteClient:
             status = response.status_code
             raise AssertionError(f"publish {topic} seq {seq}: {status} {response.text}")
         return response.json()
-
-    def ledger(self, run: str) -> list[dict[str, Any]]:
-        response = self.service1.get("/ledger", params={"run": run})
-        response.raise_for_status()
-        return response.json()["records"]
-
-    def wait_for_ledger(
-        self, run: str, done: Callable[[Records], bool], timeout: float = 15.0
-    ) -> Records:
-        """Poll the ledger until `done(records)`; on timeout return what is there.
-
-        The caller judges the records, so a timeout ends in a verdict that names what
-        was lost rather than in a bare timeout.
-        """
-        deadline = time.monotonic() + timeout
-        records = self.ledger(run)
-        while not done(records) and time.monotonic() < deadline:
-            time.sleep(0.1)
-            records = self.ledger(run)
-        return records
 
     def received_by_service2(self, run: str) -> list[dict[str, Any]]:
         response = self.service2.get("/received", params={"run": run})

@@ -1,20 +1,33 @@
-"""What was published against what the ledger says arrived: delivered, lost, duplicated.
+"""What a load run published against what the ledger says arrived, judged by harness.verdict.
 
-Publishes are known by (run, seq); the ledger holds one record per (CloudEvent id, topic). A
-message counts as delivered when a record with its seq arrived on a published topic; its
-end-to-end latency runs from its `sent_at` to the first such arrival (receipt by the subscriber,
-not the end of the handler: t2's handler sleeps before it answers).
+Each publish call is an attempt with an outcome (`publish_outcome`): service-1 answered 2xx ->
+ok; it answered anything else -> failed; the call timed out or its connection broke after it
+was sent -> indeterminate (the message may be on its way). The tracker hands the attempts and
+the ledger's records to `harness.verdict.total_queue`, which counts delivered, lost,
+duplicated, unexpected, recovered and dead-lettered messages; this module only keeps the
+records and the first receipt of each message, for end-to-end latency: from its `sent_at`
+to its first arrival (receipt by the subscriber, not the end of the handler: t2's handler
+sleeps before it answers).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.verdict import Attempt, Outcome, QueueVerdict, total_queue
 from loadtests.latency import e2e_ms
 from loadtests.options import TOPICS
+
+
+def publish_outcome(status_code: int, error: BaseException | None = None) -> Outcome:
+    """How one publish call ended, from its HTTP status (0: no answer) and its error if any."""
+    if status_code:
+        return Outcome.OK if 200 <= status_code < 300 else Outcome.FAILED
+    if isinstance(error, ConnectionRefusedError):
+        return Outcome.FAILED  # nothing was sent: the message cannot be on its way
+    return Outcome.INDETERMINATE
 
 
 @dataclass(frozen=True)
@@ -25,76 +38,67 @@ class Publish:
     topic: str
     sent_at: float
     latency_ms: float
-    ok: bool
+    outcome: Outcome = Outcome.OK
     intended_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def attempt(self) -> Attempt:
+        return Attempt(self.seq, self.topic, self.outcome)
 
     def as_row(self) -> list[Any]:
         """A compact row for locust's worker-to-master messages."""
-        return [self.seq, self.topic, self.sent_at, self.latency_ms, self.ok, self.intended_at]
+        return [
+            self.seq,
+            self.topic,
+            self.sent_at,
+            self.latency_ms,
+            self.outcome.value,
+            self.intended_at,
+        ]
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Publish:
-        seq, topic, sent_at, latency_ms, ok, intended_at = row
-        return cls(int(seq), str(topic), float(sent_at), float(latency_ms), bool(ok), intended_at)
+        seq, topic, sent_at, latency_ms, outcome, intended_at = row
+        return cls(
+            int(seq), str(topic), float(sent_at), float(latency_ms), Outcome(outcome), intended_at
+        )
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """The first arrival of a seq at the subscriber, and how often it arrived in all."""
+    """The first arrival of a seq at the subscriber, on one of the published topics."""
 
     seq: int
     topic: str
     sent_at: float | None
     first_received_at: float
-    count: int
 
     @property
     def latency_ms(self) -> float | None:
         return None if self.sent_at is None else e2e_ms(self.sent_at, self.first_received_at)
 
 
-@dataclass(frozen=True)
-class DeliveryCounts:
-    published: int
-    failed: int
-    delivered: int
-    lost: int
-    duplicated: int
-    unexpected: int
-    dead_lettered: int
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-
-def receipts_of(records: Iterable[dict[str, Any]], run: str) -> tuple[dict[int, Receipt], set[int]]:
-    """Fold ledger records into one Receipt per seq, and the seqs seen on a dead-letter topic."""
+def receipts_of(records: Iterable[dict[str, Any]], run: str) -> dict[int, Receipt]:
+    """The first arrival of each seq of the run on a published topic (dead letters aside)."""
     first: dict[int, dict[str, Any]] = {}
-    counts: dict[int, int] = defaultdict(int)
-    dead_lettered: set[int] = set()
     for record in records:
-        seq = record.get("seq")
-        if record.get("run") != run or not isinstance(seq, int):
+        seq, topic = record.get("seq"), record.get("topic")
+        if record.get("run") != run or not isinstance(seq, int) or topic not in TOPICS:
             continue
-        topic = record.get("topic")
-        if topic not in TOPICS:
-            if isinstance(topic, str) and topic.endswith("-dead-letter"):
-                dead_lettered.add(seq)
-            continue
-        counts[seq] += int(record.get("count") or 1)
         if seq not in first or record["first_received_at"] < first[seq]["first_received_at"]:
             first[seq] = record
-    receipts = {
+    return {
         seq: Receipt(
             seq=seq,
             topic=record["topic"],
             sent_at=record.get("sent_at"),
             first_received_at=float(record["first_received_at"]),
-            count=counts[seq],
         )
         for seq, record in first.items()
     }
-    return receipts, dead_lettered
 
 
 @dataclass
@@ -104,7 +108,7 @@ class DeliveryTracker:
     run: str
     published: dict[int, Publish] = field(default_factory=dict)
     receipts: dict[int, Receipt] = field(default_factory=dict)
-    dead_lettered: set[int] = field(default_factory=set)
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     def add_published(self, publishes: Iterable[Publish]) -> None:
         for publish in publishes:
@@ -112,7 +116,8 @@ class DeliveryTracker:
 
     def update(self, records: Iterable[dict[str, Any]]) -> list[Receipt]:
         """Take the ledger's current records of the run; return the receipts not seen before."""
-        receipts, self.dead_lettered = receipts_of(records, self.run)
+        self.records = list(records)
+        receipts = receipts_of(self.records, self.run)
         new = [receipt for seq, receipt in receipts.items() if seq not in self.receipts]
         self.receipts = receipts
         return new
@@ -120,34 +125,16 @@ class DeliveryTracker:
     def ok_publishes(self) -> list[Publish]:
         return [publish for publish in self.published.values() if publish.ok]
 
+    def verdict(self, topics: Iterable[str] | None = None) -> QueueVerdict:
+        """The total-queue verdict over every publish so far (or those to `topics`)."""
+        attempts = [publish.attempt() for publish in self.published.values()]
+        return total_queue(attempts, self.records, run=self.run, topics=topics, label=self.run)
+
     def undelivered(self) -> list[Publish]:
-        return [p for p in self.ok_publishes() if p.seq not in self.receipts]
+        """Acknowledged publishes that have arrived nowhere yet: lost, if the drain ends now."""
+        lost = self.verdict().lost
+        return [self.published[seq] for seq in sorted(lost)]
 
-    def counts(self) -> DeliveryCounts:
-        ok = {p.seq for p in self.ok_publishes()}
-        delivered = ok & self.receipts.keys()
-        return DeliveryCounts(
-            published=len(ok),
-            failed=len(self.published) - len(ok),
-            delivered=len(delivered),
-            lost=len(ok - delivered),
-            duplicated=sum(1 for seq in delivered if self.receipts[seq].count > 1),
-            unexpected=len(self.receipts.keys() - ok),
-            dead_lettered=len(self.dead_lettered & ok),
-        )
-
-    def counts_by_topic(self) -> dict[str, dict[str, int]]:
-        by_topic: dict[str, dict[str, int]] = {}
-        for publish in self.ok_publishes():
-            figures = by_topic.setdefault(
-                publish.topic, {"published": 0, "delivered": 0, "lost": 0, "duplicated": 0}
-            )
-            figures["published"] += 1
-            receipt = self.receipts.get(publish.seq)
-            if receipt is None:
-                figures["lost"] += 1
-                continue
-            figures["delivered"] += 1
-            if receipt.count > 1:
-                figures["duplicated"] += 1
-        return by_topic
+    def verdict_by_topic(self) -> dict[str, QueueVerdict]:
+        topics = sorted({publish.topic for publish in self.published.values()})
+        return {topic: self.verdict([topic]) for topic in topics}

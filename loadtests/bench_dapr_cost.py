@@ -27,10 +27,10 @@ import redis
 import redis.asyncio as aioredis
 
 from harness.errors import HarnessError
+from harness.ledger import LedgerClient, new_run_id
 from harness.settings import StackSettings
 from loadtests.latency import Schedule, e2e_ms, summarize
-from loadtests.ledger_client import LedgerClient
-from loadtests.messages import encode, message_body, new_run_id
+from loadtests.messages import encode, message_body
 from loadtests.options import LoadOptionError, check_loopback_url
 from loadtests.run import OneLineParser, bounded_int
 from loadtests.target_session import loopback_target, started

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, replace
 
 from harness.errors import HarnessError
+from harness.ledger import LedgerClient, new_run_id
 from harness.settings import REPO_ROOT
-from loadtests.ledger_client import LedgerClient
-from loadtests.messages import message_body, new_run_id
+from loadtests.messages import message_body
 from loadtests.options import LoadOptionError
 from loadtests.run import LocustCommand, OneLineParser, bounded_int, build_parser, run_locust
 from loadtests.target_session import loopback_target, started

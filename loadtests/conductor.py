@@ -25,11 +25,12 @@ from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from harness.ledger import new_run_id
 from harness.settings import REPO_ROOT
+from harness.wait import poll
 from loadtests.accounting import Publish
 from loadtests.journal import ProcessJournal
 from loadtests.load_run import LoadRun
-from loadtests.messages import new_run_id
 from loadtests.options import MAX_USERS, LoadOptionError, LoadOptions, from_locust
 from loadtests.thresholds import Check, broken
 
@@ -164,7 +165,7 @@ class Conductor:
             return
         if self.current is not None:
             self.current.superseded()
-        run = new_run_id()
+        run = new_run_id("load")
         self.parsed.load_run_id = run  # travels to the workers with the spawn message
         self.parsed.load_user_rate = self.options.arrival_rate / max(self.options.users, 1)
         self.verdict = None
@@ -192,10 +193,18 @@ class Conductor:
 
     def clock(self, load: LoadRun) -> None:
         """End the load after the run time, at the message limit, or above the user limit."""
-        deadline = time.monotonic() + load.options.run_seconds
-        while time.monotonic() < deadline and not load.stop_reason:
-            gevent.sleep(0.1)
-            load.stop_reason = self.limit_reached(load)
+
+        def stop_reason() -> str:
+            load.stop_reason = load.stop_reason or self.limit_reached(load)
+            return load.stop_reason
+
+        poll(
+            stop_reason,
+            timeout=load.options.run_seconds,
+            interval=0.1,
+            on_timeout="return",
+            sleep=gevent.sleep,
+        )
         load.stop_reason = load.stop_reason or "run time reached"
         log.info("ending the load: %s", load.stop_reason)
         self.runner.stop()
@@ -272,12 +281,17 @@ class Conductor:
         every publish their journals handed over, so CSV and HTML report count them all."""
         if not self.distributed:
             return
-        deadline = time.monotonic() + WORKER_REPORT_INTERVAL + 2.0
-        while self.publish_requests() < len(load.tracker.published):
-            if time.monotonic() > deadline:
-                log.warning("locust's statistics miss some publishes of the workers")
-                return
-            gevent.sleep(0.2)
+        expected = len(load.tracker.published)
+        counted = poll(
+            self.publish_requests,
+            lambda count: count >= expected,
+            timeout=WORKER_REPORT_INTERVAL + 2.0,
+            interval=0.2,
+            on_timeout="return",
+            sleep=gevent.sleep,
+        )
+        if counted < expected:
+            log.warning("locust's statistics miss some publishes of the workers")
 
     def publish_requests(self) -> int:
         entries = self.runner.stats.entries.values()
@@ -287,12 +301,16 @@ class Conductor:
         """A master sends quit only to the workers it knows: wait until all are back."""
         if not self.distributed:
             return
-        deadline = time.monotonic() + (self.environment.stop_timeout or 0) + 5.0
-        while len(self.runner.clients.ready) < self.workers_at_start:
-            if time.monotonic() > deadline:
-                log.warning("not every worker came back after the stop; quitting anyway")
-                return
-            gevent.sleep(0.1)
+        ready = poll(
+            lambda: len(self.runner.clients.ready),
+            lambda count: count >= self.workers_at_start,
+            timeout=(self.environment.stop_timeout or 0) + 5.0,
+            interval=0.1,
+            on_timeout="return",
+            sleep=gevent.sleep,
+        )
+        if ready < self.workers_at_start:
+            log.warning("not every worker came back after the stop; quitting anyway")
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         load = self.current

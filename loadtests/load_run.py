@@ -15,12 +15,21 @@ from typing import Any
 
 import gevent
 
+from harness.ledger import LedgerClient
+from harness.metrics import PrometheusMetrics
+from harness.wait import poll
 from loadtests.accounting import DeliveryTracker, Publish, Receipt
 from loadtests.chart import draw_chart
-from loadtests.dapr_metrics import DaprCounters, metric_section
-from loadtests.ledger_client import LedgerClient
 from loadtests.options import LoadOptions
-from loadtests.summary import Window, add_gate, build_summary, headline, write_summary
+from loadtests.summary import (
+    Window,
+    add_gate,
+    build_summary,
+    dapr_metric_section,
+    headline,
+    read_dapr_counters,
+    write_summary,
+)
 from loadtests.thresholds import Check
 
 log = logging.getLogger("loadtests")
@@ -38,7 +47,9 @@ class LoadRun:
         self.options = options
         self.fire_request = fire_request
         self.tracker = DeliveryTracker(run=run)
-        self.ledger = LedgerClient(options.host)
+        self.ledger = LedgerClient(options.host, sleep=gevent.sleep)
+        self.prometheus = PrometheusMetrics(options.prometheus_url, sleep=gevent.sleep)
+        self.deliveries_seen = -1
         self.started_at = time.time()
         self.load_ended_at = 0.0
         self.stop_reason = ""
@@ -53,7 +64,7 @@ class LoadRun:
 
     def read_counters(self) -> dict[str, dict[str, float]] | None:
         try:
-            return DaprCounters(self.options.prometheus_url).read()
+            return read_dapr_counters(self.prometheus)
         except Exception as err:  # noqa: BLE001 - the run goes on; the summary says why
             self.metrics_error = f"reading {self.options.prometheus_url}: {err}"
             log.warning("Dapr metrics unavailable: %s", self.metrics_error)
@@ -89,24 +100,33 @@ class LoadRun:
 
     def drain(self) -> None:
         """Wait for stragglers: until every publish arrived, or the drain time is up."""
-        deadline = time.monotonic() + self.options.drain_seconds
         self.poll_ledger()
-        seen = -1
-        while self.tracker.undelivered() and time.monotonic() < deadline and not self.interrupted:
-            gevent.sleep(0.5)
-            seen = self.poll_when_grown(seen)
+        poll(
+            self.drained,
+            timeout=self.options.drain_seconds,
+            interval=0.5,
+            on_timeout="return",
+            sleep=gevent.sleep,
+        )
         self.poll_ledger()
 
-    def poll_when_grown(self, seen: int) -> int:
+    def drained(self) -> bool:
+        """One round of the drain: True once nothing is outstanding (or the run was cut short)."""
+        if self.interrupted or not self.tracker.undelivered():
+            return True
+        self.poll_when_grown()
+        return not self.tracker.undelivered()
+
+    def poll_when_grown(self) -> None:
         """Fetch all records only once the cheap count says enough may have arrived."""
         try:
             count = self.ledger.deliveries(self.run)
         except Exception as err:  # noqa: BLE001 - retried on the next round
             log.warning("reading the ledger summary failed: %s", err)
-            return seen
-        if count != seen and count >= len(self.tracker.ok_publishes()):
+            return
+        if count != self.deliveries_seen and count >= len(self.tracker.ok_publishes()):
             self.poll_ledger()
-        return count
+        self.deliveries_seen = count
 
     def fire_lost(self) -> None:
         """Each lost message as a failed E2E request, so the UI and reports show it too."""
@@ -122,13 +142,13 @@ class LoadRun:
 
     def dapr_metrics(self, drained_at: float) -> dict[str, Any]:
         if self.counters_before is None:
-            return metric_section(None, None, False, self.metrics_error)
+            return dapr_metric_section(None, None, False, self.metrics_error)
         try:
-            counters = DaprCounters(self.options.prometheus_url)
-            current = not self.interrupted and counters.wait_for_scrape_after(drained_at)
-            return metric_section(self.counters_before, counters.read(), current)
+            current = not self.interrupted and self.prometheus.wait_for_scrape_after(drained_at)
+            after = read_dapr_counters(self.prometheus)
+            return dapr_metric_section(self.counters_before, after, current)
         except Exception as err:  # noqa: BLE001 - the summary says what went wrong
-            return metric_section(None, None, False, f"reading Prometheus: {err}")
+            return dapr_metric_section(None, None, False, f"reading Prometheus: {err}")
 
     def summarize(self, results_dir: Path) -> list[Check]:
         """Write summary.json and chart.png, log the headline, return every gate check."""

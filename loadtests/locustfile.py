@@ -25,7 +25,8 @@ import gevent
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
-from loadtests.accounting import Publish
+from harness.verdict import Outcome
+from loadtests.accounting import Publish, publish_outcome
 from loadtests.conductor import JOURNAL, install
 from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
@@ -81,11 +82,11 @@ class Publisher(FastHttpUser):
         with self.client.post(
             f"/publish/{topic}", data=encode(body), headers=JSON_HEADERS, catch_response=True
         ) as response:
-            ok = response.status_code == 200
-            if not ok:
-                response.failure(f"HTTP {response.status_code}: {(response.text or '')[:200]}")
+            outcome = publish_outcome(response.status_code, getattr(response, "error", None))
+            if outcome is not Outcome.OK:
+                response.failure(failure_text(response))
         latency_ms = (time.perf_counter() - started) * 1000.0
-        JOURNAL.record(Publish(seq, topic, sent_at, latency_ms, ok, intended_at))
+        JOURNAL.record(Publish(seq, topic, sent_at, latency_ms, outcome, intended_at))
         if intended_at is not None:
             self.environment.events.request.fire(
                 request_type="DELAY",
@@ -95,3 +96,10 @@ class Publisher(FastHttpUser):
                 exception=None,
                 context={},
             )
+
+
+def failure_text(response) -> str:
+    """What locust shows for a publish that did not succeed: the answer, or why there was none."""
+    if response.status_code:
+        return f"HTTP {response.status_code}: {(response.text or '')[:200]}"
+    return f"no answer: {getattr(response, 'error', None)!r}"

@@ -1,21 +1,16 @@
-"""What a load message looks like, which topic it goes to, and its unique sequence number."""
+"""What a load message looks like, which topic it goes to, and its unique sequence number.
+
+Its run id comes from harness.ledger.new_run_id, like every run's.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import time
-import uuid
 from typing import Any
 
 # Each locust process numbers its messages from worker_index * SEQ_STRIDE, so seq stays unique
 # across the workers of one run without any coordination between them.
 SEQ_STRIDE = 1_000_000_000
-
-
-def new_run_id(prefix: str = "load") -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return f"{prefix}-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class SeqCounter:

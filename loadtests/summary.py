@@ -1,7 +1,9 @@
 """The run's summary: rates, backlog, latency percentiles, delivery counts, a timeline, the gate.
 
 The figures follow OpenMessaging Benchmark: publish rate, consume rate, backlog, publish and
-end-to-end latency at p50/p75/p95/p99/p99.9, aggregated and per interval (the timeline).
+end-to-end latency at p50/p75/p95/p99/p99.9, aggregated and per interval (the timeline). The
+delivery counts and fractions are harness.verdict's total-queue verdict; the Dapr counter
+deltas are harness.metrics' per-topic vectors.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.metrics import EGRESS, INGRESS, PrometheusMetrics, per_label_delta
+from harness.verdict import QueueVerdict
 from loadtests.accounting import DeliveryTracker, Publish, Receipt
 from loadtests.latency import percentile, publish_delay_ms, summarize
 from loadtests.options import LoadOptions, Thresholds, format_mix
@@ -44,11 +48,13 @@ def build_summary(
     tracker: DeliveryTracker,
     dapr_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    counts = tracker.counts()
+    verdict = tracker.verdict()
+    counts = verdict.counts()
     ok = tracker.ok_publishes()
     receipts = list(tracker.receipts.values())
     in_load = {r.seq for r in receipts if r.first_received_at <= window.load_ended_at}
     delivered_in_load = sum(1 for p in ok if p.seq in in_load)
+    published = counts["acknowledged"]
     return {
         "run": run,
         "mode": options.mode,
@@ -59,21 +65,87 @@ def build_summary(
         "message_bytes": options.message_bytes,
         "load_seconds": round(window.load_seconds, 3),
         "drain_seconds": round(window.drained_at - window.load_ended_at, 3),
-        "published": counts.published,
-        "publish_failed": counts.failed,
-        "publish_rate": rate(counts.published, window.load_seconds),
+        "attempted": counts["attempted"],
+        "published": published,
+        "publish_failed": counts["failed"] + counts["indeterminate"],
+        "failed": counts["failed"],
+        "indeterminate": counts["indeterminate"],
+        "publish_rate": rate(published, window.load_seconds),
         "consume_rate": rate(len(in_load), window.load_seconds),
-        "backlog": counts.published - delivered_in_load,
-        "delivered": counts.delivered,
-        "lost": counts.lost,
-        "duplicated": counts.duplicated,
-        "unexpected": counts.unexpected,
-        "dead_lettered": counts.dead_lettered,
-        "topics": tracker.counts_by_topic(),
+        "backlog": published - delivered_in_load,
+        "delivered": counts["delivered"],
+        "lost": counts["lost"],
+        "duplicated": counts["duplicated"],
+        "unexpected": counts["unexpected"],
+        "recovered": counts["recovered"],
+        "dead_lettered": counts["dead_lettered"],
+        "fractions": fractions_of(verdict),
+        "seqs": seqs_of(verdict),
+        "topics": {
+            topic: topic_counts(topic_verdict)
+            for topic, topic_verdict in tracker.verdict_by_topic().items()
+        },
         "latency_ms": latency_figures(ok, receipts),
         "dapr_metrics": dapr_metrics,
         "timeline": timeline(ok, receipts, window),
     }
+
+
+def seqs_of(verdict: QueueVerdict, limit: int = 20) -> dict[str, list[int]]:
+    """A few of the seqs behind each count that needs a look, to find them in the ledger."""
+    named = {
+        "lost": verdict.lost,
+        "duplicated": verdict.duplicated.keys(),
+        "unexpected": verdict.unexpected,
+        "recovered": verdict.recovered,
+    }
+    return {name: sorted(seqs)[:limit] for name, seqs in named.items()}
+
+
+def fractions_of(verdict: QueueVerdict) -> dict[str, float]:
+    """The verdict's fractions of the attempts, named as the summary names the counts."""
+    return {
+        ("published" if name == "acknowledged" else name): share
+        for name, share in verdict.fractions().items()
+    }
+
+
+def topic_counts(verdict: QueueVerdict) -> dict[str, int]:
+    counts = verdict.counts()
+    figures = {"published": counts["acknowledged"]}
+    figures.update({name: counts[name] for name in ("delivered", "lost", "duplicated")})
+    return figures
+
+
+DAPR_COUNTERS = (EGRESS, INGRESS)
+
+
+def read_dapr_counters(metrics: PrometheusMetrics) -> dict[str, dict[str, float]]:
+    """Egress and ingress of the pub/sub component now, per topic."""
+    return {counter.name: metrics.vector(counter, by="topic") for counter in DAPR_COUNTERS}
+
+
+def dapr_metric_section(
+    before: dict[str, dict[str, float]] | None,
+    after: dict[str, dict[str, float]] | None,
+    current: bool,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The summary's `dapr_metrics`: deltas per topic, the queries, and what went wrong if any.
+
+    `before` and `after` map "egress" and "ingress" to harness.metrics' per-topic vectors.
+    """
+    section: dict[str, Any] = {
+        "queries": {counter.name: counter.by("topic") for counter in DAPR_COUNTERS},
+        "scraped_after_drain": current,
+    }
+    if before is None or after is None:
+        section["error"] = error or "Prometheus was not readable"
+        return section
+    for counter in DAPR_COUNTERS:
+        change = per_label_delta(before.get(counter.name, {}), after.get(counter.name, {}))
+        section[f"{counter.name}_delta"] = change
+    return section
 
 
 def latency_figures(ok: list[Publish], receipts: list[Receipt]) -> dict[str, Any]:
@@ -161,7 +233,17 @@ def headline(summary: dict[str, Any]) -> str:
         f"published {summary['published']} ({summary['publish_rate']}/s), "
         f"consumed {summary['consume_rate']}/s, backlog {summary['backlog']}, "
         f"delivered {summary['delivered']}, lost {summary['lost']}, "
-        f"duplicated {summary['duplicated']}\n"
+        f"duplicated {summary['duplicated']}{unsure(summary)}\n"
         f"publish ms p50 {publish['p50']} p95 {publish['p95']} p99 {publish['p99']}; "
         f"e2e ms p50 {e2e['p50']} p95 {e2e['p95']} p99 {e2e['p99']}"
     )
+
+
+def unsure(summary: dict[str, Any]) -> str:
+    """The counts beyond lost and duplicated that need a look, when there are any."""
+    parts = [
+        f"{summary[name]} {name}"
+        for name in ("failed", "indeterminate", "recovered", "unexpected")
+        if summary.get(name)
+    ]
+    return f" ({', '.join(parts)})" if parts else ""

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from harness.client import SuiteClient, new_run_id
+from harness.client import SuiteClient
+from harness.ledger import new_run_id
 from harness.local_stack import LocalStack
 from harness.metrics import PrometheusMetrics
 from harness.settings import StackSettings
@@ -44,8 +45,8 @@ def short_load(suite: SuiteClient, run: str, rounds: int = 25) -> int:
 
 
 def finite_values(metrics: PrometheusMetrics, promql: str) -> list[float]:
-    result = metrics.client.custom_query(promql)
-    return [float(row["value"][1]) for row in result if math.isfinite(float(row["value"][1]))]
+    values = (float(row["value"][1]) for row in metrics.series(promql))
+    return [value for value in values if math.isfinite(value)]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def loaded_stack(tmp_path_factory):
             run = new_run_id("dashboard")
             published = short_load(suite, run)
             wait_until(
-                lambda: len(suite.ledger(run)) >= 2 * published,
+                lambda: len(suite.ledger.records(run)) >= 2 * published,
                 timeout=30,
                 what="the short load delivered",
             )

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.dapr_catalogue import COUNTERS, HISTOGRAMS
 from k3d.dashboard import (
-    COUNTERS,
     DASHBOARD_PATH,
-    HISTOGRAMS,
     check_dashboard,
     dashboard_queries,
     fill_variables,

@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.accounting import DeliveryTracker
+from harness.verdict import Outcome
+from loadtests.accounting import DeliveryTracker, Publish
 from loadtests.chart import draw_chart
 from loadtests.options import LoadOptions, Thresholds
-from loadtests.summary import Window, add_gate, build_summary, headline, write_summary
-from tests.load.fakes import RUN, START, publishes, record
+from loadtests.summary import (
+    Window,
+    add_gate,
+    build_summary,
+    dapr_metric_section,
+    headline,
+    write_summary,
+)
+from tests.unit.loadtests.fakes import RUN, START, publishes, record
 
 
 def tracked_run(delivered: int = 20, late: tuple[int, ...] = ()) -> DeliveryTracker:
@@ -49,6 +57,54 @@ def test_lost_messages_count_after_the_drain() -> None:
     }
 
 
+def test_the_counts_and_fractions_are_the_total_queue_verdicts() -> None:
+    tracker = tracked_run(delivered=18)
+    tracker.add_published(
+        [
+            Publish(20, "t1", START + 2.0, 5.0, Outcome.FAILED),
+            Publish(21, "t1", START + 2.0, 5.0, Outcome.INDETERMINATE),
+        ]
+    )
+    tracker.update([*tracker.records, record(21, START + 2.1)])
+    summary = summary_of(tracker)
+    figures = {name: summary[name] for name in ("attempted", "published", "failed")}
+    assert figures == {"attempted": 22, "published": 20, "failed": 1}
+    assert (summary["indeterminate"], summary["recovered"], summary["lost"]) == (1, 1, 2)
+    assert summary["publish_failed"] == 2  # the gate's fail ratio counts both
+    assert summary["fractions"]["lost"] == round(2 / 22, 6)
+    assert summary["fractions"]["published"] == round(20 / 22, 6)
+    assert summary["fractions"]["recovered"] == round(1 / 22, 6)
+    assert summary["seqs"]["lost"] == [18, 19]
+    assert summary["seqs"]["recovered"] == [21]
+    assert "1 failed, 1 indeterminate, 1 recovered" in headline(
+        {
+            **summary,
+            "latency_ms": {
+                "publish": {"p50": 1, "p95": 1, "p99": 1},
+                "e2e": {"p50": 1, "p95": 1, "p99": 1},
+            },
+        }
+    )
+
+
+def test_the_dapr_section_holds_both_deltas_and_the_queries() -> None:
+    before = {"egress": {"t1": 10.0}, "ingress": {"t1": 9.0}}
+    after = {"egress": {"t1": 60.0}, "ingress": {"t1": 59.0, "t1-dead-letter": 1.0}}
+    section = dapr_metric_section(before, after, current=True)
+    assert section["egress_delta"] == {"t1": 50.0}
+    assert section["ingress_delta"] == {"t1": 50.0, "t1-dead-letter": 1.0}
+    assert section["queries"]["ingress"] == (
+        'sum by (topic) (dapr_component_pubsub_ingress_count{component="messagebus"})'
+    )
+    assert section["scraped_after_drain"] is True
+
+
+def test_an_unreadable_prometheus_is_reported_not_hidden() -> None:
+    section = dapr_metric_section(None, None, current=False, error="connection refused")
+    assert section["error"] == "connection refused"
+    assert "egress_delta" not in section
+
+
 def test_latency_figures() -> None:
     latency = summary_of(tracked_run(late=(19,)))["latency_ms"]
     assert latency["publish"]["p50"] == 10.0
@@ -60,7 +116,7 @@ def test_latency_figures() -> None:
 
 def test_the_closed_model_has_no_publish_delay() -> None:
     tracker = DeliveryTracker(RUN)
-    tracker.add_published(p.__class__(p.seq, p.topic, p.sent_at, 4.0, True) for p in publishes(5))
+    tracker.add_published(p.__class__(p.seq, p.topic, p.sent_at, 4.0) for p in publishes(5))
     summary = summary_of(tracker, mode="closed")
     assert summary["latency_ms"]["publish_delay"] is None
     assert summary["arrival_rate"] is None

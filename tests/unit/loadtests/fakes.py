@@ -13,7 +13,7 @@ START = 1_000.0
 def publishes(count: int, topic: str = "t1", every: float = 0.1, latency_ms: float = 5.0):
     """`count` good publishes from START, one each `every` seconds, on a fixed schedule."""
     return [
-        Publish(seq, topic, START + seq * every, latency_ms, True, intended_at=START + seq * every)
+        Publish(seq, topic, START + seq * every, latency_ms, intended_at=START + seq * every)
         for seq in range(count)
     ]
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from loadtests.journal import ProcessJournal
-from loadtests.messages import SEQ_STRIDE, SeqCounter, TopicMix, encode, message_body, new_run_id
+from loadtests.messages import SEQ_STRIDE, SeqCounter, TopicMix, encode, message_body
 
 
 def test_seqs_are_unique_across_worker_processes() -> None:
@@ -65,10 +65,6 @@ def test_a_message_is_padded_to_its_size(size: int) -> None:
 def test_a_size_below_the_fields_leaves_no_padding() -> None:
     body = message_body("run-1", 1, 1.0, size=10)
     assert body["padding"] == ""
-
-
-def test_run_ids_differ() -> None:
-    assert new_run_id() != new_run_id()
 
 
 def test_a_journal_deals_seqs_and_topics_until_its_limit() -> None:
