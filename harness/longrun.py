@@ -2,8 +2,8 @@
 
 The step's output goes to a log file, not a pipe (a long output cannot block the child),
 a line of progress is printed every `tick` seconds, and a failure raises one line that
-names the step and the last line of its log. The step runs in its own process group and
-is stopped with it on Ctrl-C.
+names the step and the last line of its log. The step runs in its own process group,
+stopped with it on Ctrl-C, and is killed by the kernel if the harness dies.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.processes import stop_group, tail
+from harness.processes import _die_with_parent, stop_group, tail
 
 Progress = Callable[[str], None]
 
@@ -59,7 +60,7 @@ def run_step(
                 stdin=stdin,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=partial(_die_with_parent, os.getpid()),  # noqa: PLW1509
             )
         except FileNotFoundError:
             raise HarnessError(f"{what}: {argv[0]} is not installed") from None
