@@ -133,7 +133,9 @@ class KubeApiserver:
                 "etcd is missing: `bash .ci/run` installs it (apt-get install -y etcd-server)"
             )
         self.release = kubernetes_release()
-        binary, _ = ensure_command(kubernetes_command("kube-apiserver", self.release))
+        binary, _ = ensure_command(
+            kubernetes_command("kube-apiserver", self.release), self.progress
+        )
         ensure_ports_free(self.settings.ports(), HOST)
         serving, sa_key = self._prepare_run_dir()
         s = self.settings

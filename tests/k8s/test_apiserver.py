@@ -33,6 +33,7 @@ from harness.kube_apply import (
     wait_established,
 )
 from harness.kube_builds import dapr_module_dir, helm_command
+from harness.longrun import Progress
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
@@ -43,10 +44,10 @@ DAPR_GROUP = "dapr.io"
 
 @pytest.fixture(scope="module")
 def apiserver(
-    tmp_path_factory: pytest.TempPathFactory, figures: list[str]
+    tmp_path_factory: pytest.TempPathFactory, figures: list[str], progress: Progress
 ) -> Iterator[KubeApiserver]:
     env = {**os.environ, "HARNESS_KUBE_RUN_DIR": str(tmp_path_factory.mktemp("kube"))}
-    server = KubeApiserver(KubeSettings.from_env(env))
+    server = KubeApiserver(KubeSettings.from_env(env), progress)
     started = time.monotonic()
     with server:
         figures.append(
@@ -86,9 +87,9 @@ def test_dapr_crds_of_the_pinned_release(dapr_crds: list[dict[str, Any]]) -> Non
 
 def test_dapr_chart_applies_server_side(
     apiserver: KubeApiserver, dyn: DynamicClient, dapr_crds: list[dict[str, Any]],
-    figures: list[str],
+    figures: list[str], progress: Progress,
 ) -> None:  # fmt: skip
-    helm, seconds = ensure_command(helm_command())
+    helm, seconds = ensure_command(helm_command(), progress)
     if seconds:
         figures.append(f"helm built in {seconds:.0f} s")
     chart = render_dapr_chart(helm, DEFAULT_DAPR_VERSION, apiserver.release)

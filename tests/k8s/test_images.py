@@ -21,6 +21,7 @@ import pytest
 from harness import containers
 from harness.client import SuiteClient, new_run_id
 from harness.images import BASE_IMAGE, Built, build_all, docker, service_image
+from harness.longrun import Progress
 from harness.settings import REPO_ROOT, StackSettings
 from harness.wait import wait_until
 
@@ -30,10 +31,10 @@ APP_UID = "10001"  # the Dockerfiles' user
 
 
 @pytest.fixture(scope="module")
-def images(figures: list[str]) -> list[Built]:
+def images(figures: list[str], progress: Progress) -> list[Built]:
     """Base and service images; a second call shows what a cached build costs."""
-    first = build_all()
-    cached = build_all()
+    first = build_all(progress)
+    cached = build_all(progress)
     for before, after in zip(first, cached, strict=True):
         figures.append(f"image {before.line()}; again: {after.seconds:.1f} s")
     return first
