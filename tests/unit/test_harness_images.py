@@ -9,6 +9,7 @@ import pytest
 
 from harness import containers, images
 from harness.errors import HarnessError
+from harness.longrun import run_step
 
 
 def test_a_missing_docker_command_names_how_ci_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +70,24 @@ def test_service_container_runs_on_loopback_with_the_ledger_on_a_volume() -> Non
     assert argv[argv.index("--volume") + 1] == "dapr-suite-ledger-20060:/data"
     assert argv[-1] == "img"
     assert "--volume" not in containers.run_argv("service-2", "img", 21070, {})
+
+
+def test_a_failed_build_step_names_itself_its_last_line_and_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "step.log"
+    with pytest.raises(HarnessError) as raised:
+        run_step(
+            ["sh", "-c", "echo compiling; echo 'no space left on device' >&2; exit 3"],
+            what="docker build of service-1", log=log, progress=lambda _: None,
+        )  # fmt: skip
+    assert str(raised.value) == (
+        f"docker build of service-1 failed (exit 3): no space left on device; log {log}"
+    )
+
+
+def test_a_long_step_says_it_is_alive(tmp_path: Path) -> None:
+    said: list[str] = []
+    seconds = run_step(
+        ["sleep", "0.3"], what="go build of x", log=tmp_path / "l", progress=said.append, tick=0.1
+    )
+    assert seconds >= 0.3
+    assert said and all(line.startswith("go build of x: still running") for line in said)
