@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,9 @@ def wait_established(dyn: DynamicClient, crds: list[dict[str, Any]], timeout: fl
         conditions = api.get(name=name).to_dict().get("status", {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
-    for crd in crds:
-        poll(lambda c=crd: established(c["metadata"]["name"]), timeout=timeout,
-             interval=0.2, what=f"CRD {crd['metadata']['name']} Established")  # fmt: skip
+    for name in (crd["metadata"]["name"] for crd in crds):
+        poll(partial(established, name), timeout=timeout, interval=0.2,
+             what=f"CRD {name} Established")  # fmt: skip
     dyn.resources.invalidate_cache()
 
 
