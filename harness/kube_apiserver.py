@@ -46,7 +46,6 @@ class KubeSettings:
     etcd_port: int = 2379
     etcd_peer_port: int = 2380
     apiserver_port: int = 6443
-    webhook_port: int = 4443  # a local admission webhook (the sidecar injector)
     run_dir: Path = REPO_ROOT / ".run" / "kube"
     ready_timeout_seconds: float = 90.0
 
@@ -58,7 +57,6 @@ class KubeSettings:
             etcd_port=base.etcd_port + offset,
             etcd_peer_port=base.etcd_peer_port + offset,
             apiserver_port=base.apiserver_port + offset,
-            webhook_port=base.webhook_port + offset,
             run_dir=Path(env.get("HARNESS_KUBE_RUN_DIR") or base.run_dir),
         )
         for name, port in settings.ports().items():
@@ -71,7 +69,6 @@ class KubeSettings:
             "etcd": self.etcd_port,
             "etcd peer": self.etcd_peer_port,
             "kube-apiserver": self.apiserver_port,
-            "webhook": self.webhook_port,
         }
 
 

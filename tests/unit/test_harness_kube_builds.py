@@ -49,8 +49,7 @@ def test_wrapper_module_requires_and_replaces() -> None:
 
 def test_kube_ports_move_with_the_offset_and_stay_on_loopback(tmp_path: Path) -> None:
     settings = KubeSettings.from_env({"HARNESS_PORT_OFFSET": "14000"})
-    assert settings.ports() == {"etcd": 16379, "etcd peer": 16380, "kube-apiserver": 20443,
-                                "webhook": 18443}  # fmt: skip
+    assert settings.ports() == {"etcd": 16379, "etcd peer": 16380, "kube-apiserver": 20443}
     with pytest.raises(HarnessError, match="must be in 1024..32767"):
         KubeSettings.from_env({"HARNESS_PORT_OFFSET": "30000"})
     pair = KeyPair(tmp_path / "c", tmp_path / "k")
