@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from harness import containers
 from harness.daprd import ensure_daprd
 from harness.errors import HarnessError
 from harness.ports import ensure_ports_free
@@ -67,6 +68,9 @@ class LocalStack:
         tools = ensure_tools()
         daprd = ensure_daprd(self.settings.dapr_version)
         ensure_ports_free(self.settings.ports(), self.settings.host)
+        for app_id, image, port in self._images():
+            containers.require_image(image)
+            containers.remove(app_id, port)  # left by a `docker run` killed with SIGKILL
         return tools, daprd
 
     def start(self) -> None:
@@ -84,6 +88,8 @@ class LocalStack:
     def stop(self) -> None:
         started = time.monotonic()
         stop_all([c.process for c in self.components.values()])
+        for app_id, _, port in self._images():
+            containers.remove(app_id, port)
         self.timings["down"] = time.monotonic() - started
 
     def __enter__(self) -> LocalStack:
@@ -106,6 +112,13 @@ class LocalStack:
                 path.unlink()
         (run / "logs").mkdir(parents=True, exist_ok=True)
         (run / "redis").mkdir(parents=True, exist_ok=True)
+
+    def _images(self) -> list[tuple[str, str, int]]:
+        """(app id, image, port) of each service that runs from an image."""
+        s = self.settings
+        pairs = [("service-1", s.service1_image, s.service1_port),
+                 ("service-2", s.service2_image, s.service2_port)]  # fmt: skip
+        return [(app_id, image, port) for app_id, image, port in pairs if image]
 
     def _log(self, name: str) -> Path:
         return self.settings.run_dir / "logs" / f"{name}.log"
@@ -173,7 +186,11 @@ class LocalStack:
             "LEDGER_PATH": str(s.run_dir / "ledger.db"),
             "PYTHONPATH": str(REPO_ROOT),
         }
-        process = ManagedProcess(app_id, argv, self._log(app_id), env=env, cwd=REPO_ROOT)
+        image = dict((a, i) for a, i, _ in self._images()).get(app_id)
+        if image:
+            process = containers.service_container(app_id, image, port, env, self._log(app_id))
+        else:
+            process = ManagedProcess(app_id, argv, self._log(app_id), env=env, cwd=REPO_ROOT)
         return Component(process, lambda: _http_status(f"{s.url(port)}/healthz") == 200)
 
     def _daprd(

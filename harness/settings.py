@@ -54,6 +54,9 @@ class StackSettings:
     service1_app: str = "system_under_test.service1.app:app"
     service2_app: str = "system_under_test.service2.app:app"
     dapr_config: Path | None = None  # None: system_under_test/resources/config.yaml
+    # A Docker image to run a service from instead of its source (harness.containers)
+    service1_image: str = ""
+    service2_image: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -79,6 +82,8 @@ class StackSettings:
             dapr_config=Path(env["HARNESS_DAPR_CONFIG"])
             if env.get("HARNESS_DAPR_CONFIG")
             else None,
+            service1_image=env.get("HARNESS_SERVICE1_IMAGE", ""),
+            service2_image=env.get("HARNESS_SERVICE2_IMAGE", ""),
         )
         settings.validate()
         return settings

@@ -19,6 +19,26 @@ require_docker_daemon
 RENDER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dapr-suite-k3d.XXXXXX")
 trap 'rm -rf "$RENDER_DIR"' EXIT
 
+# cluster.yaml's checksum is kept in the cluster, so a later run sees an edited file.
+CLUSTER_RECORD=dapr-suite-cluster
+config_sum() { cksum <"$K3D_DIR/cluster.yaml" | awk '{ print $1 }'; }
+recorded_sum() {
+  kc -n kube-system get configmap "$CLUSTER_RECORD" \
+    -o jsonpath='{.data.cluster-yaml-cksum}' 2>/dev/null || true
+}
+record_sum() {
+  kc -n kube-system create configmap "$CLUSTER_RECORD" \
+    --from-literal=cluster-yaml-cksum="$(config_sum)" --dry-run=client -o yaml | kc apply -f -
+}
+
+new_cluster() {
+  if registry_exists; then
+    info "removing registry $REGISTRY_NAME left over from an earlier cluster"
+    k3d registry delete "$REGISTRY_NAME"
+  fi
+  k3d cluster create --config "$K3D_DIR/cluster.yaml"
+}
+
 create_cluster() {
   step "Cluster $CLUSTER_NAME"
   if cluster_exists; then
@@ -26,14 +46,17 @@ create_cluster() {
     k3d cluster start "$CLUSTER_NAME"
     # The context may have been dropped from the kubeconfig since the cluster was made.
     k3d kubeconfig merge "$CLUSTER_NAME" --kubeconfig-merge-default --kubeconfig-switch-context=false >/dev/null
-  else
-    if registry_exists; then
-      info "removing registry $REGISTRY_NAME left over from an earlier cluster"
-      k3d registry delete "$REGISTRY_NAME"
+    # k3d cannot change the nodes or ports of an existing cluster: converge by recreating.
+    if [[ "$(recorded_sum)" != "$(config_sum)" ]]; then
+      warn "k3d/cluster.yaml changed since the cluster was made; recreating the cluster"
+      k3d cluster delete "$CLUSTER_NAME"
+      new_cluster
     fi
-    k3d cluster create --config "$K3D_DIR/cluster.yaml"
+  else
+    new_cluster
   fi
   kc wait --for=condition=Ready nodes --all --timeout="$WAIT_TIMEOUT"
+  record_sum
 }
 
 # push_image APP DIR: build system_under_test/DIR/Dockerfile, push it, print its digest.
@@ -57,8 +80,16 @@ push_image() {
 
 install_dapr() {
   step "Dapr $DAPR_VERSION (helm chart dapr/dapr, namespace $DAPR_NAMESPACE)"
+  # helm installs a chart's CRDs on the first install only and never upgrades them:
+  # apply this release's CRDs server-side first, so a changed DAPR_VERSION gets its own.
+  info "Dapr $DAPR_VERSION CRDs"
+  helm pull dapr/dapr --version "$DAPR_VERSION" --untar --untardir "$RENDER_DIR/dapr-chart"
+  if [[ -d "$RENDER_DIR/dapr-chart/dapr/crds" ]]; then
+    kc apply --server-side --force-conflicts -f "$RENDER_DIR/dapr-chart/dapr/crds"
+  fi
   hc upgrade --install dapr dapr/dapr --version "$DAPR_VERSION" \
-    --namespace "$DAPR_NAMESPACE" --create-namespace --wait --timeout 10m
+    --namespace "$DAPR_NAMESPACE" --create-namespace -f "$K3D_DIR/values/dapr.yaml" \
+    --wait --timeout 10m
   # The injector's webhook fails open: a pod created before it answers gets no sidecar.
   info "waiting for dapr-sidecar-injector"
   kc -n "$DAPR_NAMESPACE" rollout status deployment/dapr-sidecar-injector --timeout="$WAIT_TIMEOUT"
@@ -111,18 +142,26 @@ rollout() {
   done
 }
 
+# pod_containers APP: the container names of each pod of APP, one pod a line. Pods being
+# deleted are left out: after a restart they linger (without a sidecar) while they stop.
+pod_containers() {
+  kc -n "$APP_NAMESPACE" get pods -l "app=$1" \
+    -o jsonpath='{range .items[*]}{.metadata.deletionTimestamp}{"|"}{.spec.containers[*].name} {.spec.initContainers[*].name}{"\n"}{end}' |
+    awk -F'|' '$1 == "" && NF > 1 { print $2 }'
+}
+
 # A pod that slipped past the injector has no daprd: restart it once, then give up.
 ensure_sidecar() {
   local app=$1 names
-  names=$(kc -n "$APP_NAMESPACE" get pods -l "app=$app" \
-    -o jsonpath='{range .items[*]}{.spec.containers[*].name} {.spec.initContainers[*].name}{"\n"}{end}')
+  names=$(pod_containers "$app")
+  [[ -n "$names" ]] ||
+    die "$app has no pod yet (not ready): check 'kubectl --context $KUBE_CONTEXT -n $APP_NAMESPACE get pods -l app=$app'"
   if printf '%s\n' "$names" | grep -v -q -w daprd; then
     warn "$app has a pod without daprd; restarting it"
     kc -n "$APP_NAMESPACE" rollout restart "deployment/$app"
     rollout "$APP_NAMESPACE" "$app"
-    names=$(kc -n "$APP_NAMESPACE" get pods -l "app=$app" \
-      -o jsonpath='{range .items[*]}{.spec.containers[*].name} {.spec.initContainers[*].name}{"\n"}{end}')
-    if printf '%s\n' "$names" | grep -v -q -w daprd; then
+    names=$(pod_containers "$app")
+    if [[ -z "$names" ]] || printf '%s\n' "$names" | grep -v -q -w daprd; then
       die "$app still runs without a daprd sidecar: check 'kubectl --context $KUBE_CONTEXT -n $DAPR_NAMESPACE logs deployment/dapr-sidecar-injector'"
     fi
   fi

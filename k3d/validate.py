@@ -552,6 +552,25 @@ def _dapr_name_problems(docs: list[dict[str, Any]]) -> list[str]:
         }
         if annotations.get("dapr.io/app-port") not in container_ports:
             problems.append(f"Deployment {name}: dapr.io/app-port is no container port")
+        problems += _k3d_parity_problems(name, doc, annotations)
+    return problems
+
+
+def _k3d_parity_problems(
+    name: str, doc: Mapping[str, Any], annotations: Mapping[str, Any]
+) -> list[str]:
+    """What keeps k3d figures comparable with the local stack and the ledger story true."""
+    problems = []
+    if annotations.get("dapr.io/enable-api-logging") == "true":
+        problems.append(f"Deployment {name}: API logging is off on the local stack; keep it off")
+    containers = doc["spec"]["template"]["spec"].get("containers", [])
+    env = {e.get("name"): e.get("value") for c in containers for e in c.get("env", [])}
+    if "APP_PORT" in env and env["APP_PORT"] != annotations.get("dapr.io/app-port"):
+        problems.append(f"Deployment {name}: APP_PORT differs from dapr.io/app-port")
+    if name == "service-1" and doc["spec"].get("strategy", {}).get("type") != "Recreate":
+        problems.append(
+            "Deployment service-1: strategy must be Recreate (one consumer, one ledger)"
+        )
     return problems
 
 
@@ -711,6 +730,8 @@ def _prometheus_values_problems(values: dict[str, Any]) -> list[str]:
     jobs = values.get("scrapeConfigs") or {}
     if (jobs.get("kubernetes-service-endpoints") or {}).get("enabled") is False:
         problems.append("kubernetes-service-endpoints is what scrapes the <app-id>-dapr Services")
+    if (jobs.get("kubernetes-nodes-cadvisor") or {}).get("enabled") is False:
+        problems.append("kubernetes-nodes-cadvisor feeds the CPU panels of Dapr's dashboards")
     return problems
 
 

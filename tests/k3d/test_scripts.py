@@ -38,7 +38,7 @@ esac
 case "$1 $2" in
   "cluster get") [[ -e "$STUB_STATE/cluster" ]]; exit $? ;;
   "cluster create") touch "$STUB_STATE/cluster" "$STUB_STATE/registry" ;;
-  "cluster delete") rm -f "$STUB_STATE/cluster" "$STUB_STATE/registry" ;;
+  "cluster delete") rm -f "$STUB_STATE/cluster" "$STUB_STATE/registry" "$STUB_STATE/cksum" ;;
   "registry list")
     if [[ -e "$STUB_STATE/registry" ]]; then echo "k3d-dapr-suite-registry  registry"; fi ;;
   "registry delete") rm -f "$STUB_STATE/registry" ;;
@@ -48,8 +48,19 @@ esac
     "kubectl": """
 args=" $* "
 if [[ "$args" == *" get pods "* ]]; then
-  if [[ -n "${STUB_NO_SIDECAR:-}" ]]; then echo "app"; else echo "app daprd"; fi
+  # deletionTimestamp|containers: a pod still terminating, then the live one
+  echo "2026-01-01T00:00:00Z|app"
+  if [[ -n "${STUB_NO_PODS:-}" ]]; then exit 0; fi
+  if [[ -n "${STUB_NO_SIDECAR:-}" ]]; then echo "|app"; else echo "|app daprd"; fi
   exit 0
+fi
+if [[ "$args" == *" get configmap dapr-suite-cluster "* ]]; then
+  cat "$STUB_STATE/cksum" 2>/dev/null
+  exit 0
+fi
+if [[ "$args" == *"--from-literal=cluster-yaml-cksum="* ]]; then
+  sum=${args##*cluster-yaml-cksum=}
+  echo "${sum%% *}" >"$STUB_STATE/cksum"
 fi
 if [[ "$args" == *" create configmap "* ]]; then
   printf 'apiVersion: v1\\nkind: ConfigMap\\n'
@@ -170,11 +181,13 @@ def test_up_builds_everything_in_order(stubs: Stubs) -> None:
     dapr = index_of(
         calls,
         "helm --kube-context k3d-dapr-suite upgrade --install dapr dapr/dapr --version 1.18.3 "
-        "--namespace dapr-system --create-namespace --wait",
+        f"--namespace dapr-system --create-namespace -f {root}/k3d/values/dapr.yaml --wait",
     )
+    crds = index_of(calls, "helm pull dapr/dapr --version 1.18.3 --untar")
+    assert crds < dapr
     injector = index_of(calls, "rollout status deployment/dapr-sidecar-injector")
     available = index_of(calls, "wait --for=condition=Available deployment/dapr-sidecar-injector")
-    redis = index_of(calls, "apply -f")  # the first manifest applied
+    redis = index_of(calls, "00-namespaces.yaml")  # the first manifest applied
     redis_ready = index_of(calls, "rollout status deployment/redis-leader")
     components = index_of(calls, "22-dapr-components.yaml")
     app = index_of(calls, "30-service-1.yaml")
@@ -220,6 +233,17 @@ def test_up_twice_converges(stubs: Stubs) -> None:
     assert all("upgrade --install" in c for c in calls if c.startswith("helm --kube-context"))
 
 
+def test_an_edited_cluster_yaml_recreates_the_cluster(stubs: Stubs) -> None:
+    assert run("up.sh", stubs.env()).returncode == 0
+    (stubs.state / "cksum").write_text("1\n")  # as if cluster.yaml was another file then
+    first = len(stubs.calls())
+    second = run("up.sh", stubs.env())
+    assert second.returncode == 0, second.stderr
+    assert "cluster.yaml changed since the cluster was made" in second.stderr
+    calls = stubs.calls()[first:]
+    assert index_of(calls, "k3d cluster delete dapr-suite") < index_of(calls, "k3d cluster create")
+
+
 def test_up_without_go_still_gives_grafana_its_config_maps(stubs: Stubs) -> None:
     (stubs.bin / "go").unlink()
     result = run("up.sh", stubs.env())
@@ -234,7 +258,10 @@ def test_bad_t2_delay_stops_before_anything_is_applied(stubs: Stubs) -> None:
     result = run("up.sh", stubs.env(T2_DELAY_SECONDS="soon"))
     assert result.returncode == 1
     assert "T2_DELAY_SECONDS=soon is not a number" in result.stderr
-    assert not any(" apply " in call for call in stubs.calls())
+    # only the cluster's own record of cluster.yaml (from stdin), no manifest
+    assert [c for c in stubs.calls() if " apply " in c] == [
+        "kubectl --context k3d-dapr-suite apply -f -"
+    ]
 
 
 def test_pod_without_sidecar_is_restarted_then_reported(stubs: Stubs) -> None:
@@ -243,6 +270,13 @@ def test_pod_without_sidecar_is_restarted_then_reported(stubs: Stubs) -> None:
     calls = stubs.calls()
     index_of(calls, "rollout restart deployment/service-1")
     assert "service-1 still runs without a daprd sidecar" in result.stderr
+
+
+def test_no_pod_yet_is_not_ready_rather_than_a_restart(stubs: Stubs) -> None:
+    result = run("up.sh", stubs.env(STUB_NO_PODS="1"))
+    assert result.returncode == 1
+    assert "service-1 has no pod yet (not ready)" in result.stderr
+    assert not any("rollout restart" in call for call in stubs.calls())
 
 
 def test_a_leftover_registry_is_removed_before_create(stubs: Stubs) -> None:

@@ -223,6 +223,31 @@ def test_dapr_names_must_agree(k3d_copy: Validator) -> None:
 # --- k3d config ---
 
 
+def test_k3d_keeps_parity_with_the_local_stack(k3d_copy: Validator) -> None:
+    manifest = k3d_copy.k3d_dir / "manifests" / "30-service-1.yaml"
+    edit(
+        manifest,
+        "        dapr.io/log-level: info\n",
+        '        dapr.io/log-level: info\n        dapr.io/enable-api-logging: "true"\n',
+    )
+    edit(manifest, "    type: Recreate", "    type: RollingUpdate")
+    edit(manifest, 'value: "6060"', 'value: "6061"')
+    found = "\n".join(k3d_copy.check_consistency())
+    assert "Deployment service-1: API logging is off on the local stack" in found
+    assert "Deployment service-1: APP_PORT differs from dapr.io/app-port" in found
+    assert "Deployment service-1: strategy must be Recreate" in found
+
+
+def test_prometheus_keeps_the_cadvisor_job(k3d_copy: Validator) -> None:
+    values = k3d_copy.k3d_dir / "values" / "prometheus.yaml"
+    edit(
+        values,
+        "  kubernetes-services:\n",
+        "  kubernetes-nodes-cadvisor:\n    enabled: false\n  kubernetes-services:\n",
+    )
+    assert "cadvisor" in joined(problems_of(k3d_copy, "k3d/values/prometheus.yaml"))
+
+
 def test_bad_k3d_config_key_fails(k3d_copy: Validator) -> None:
     edit(k3d_copy.k3d_dir / "cluster.yaml", "agents: 2", "agents: 2\nworkers: 2")
     found = joined(problems_of(k3d_copy, "k3d/cluster.yaml"))

@@ -1,0 +1,258 @@
+"""A real kube-apiserver on etcd, on loopback, for checks the k3d path cannot get offline.
+
+etcd comes from Debian (etcd-server); kube-apiserver is built from the Go module proxy at
+the Kubernetes release k3d/cluster.yaml pins (harness.kube_builds). Both run like the local
+stack's components: pinned ports below 32768 moved by HARNESS_PORT_OFFSET and checked
+free, one log file each, their own process groups, and both stopped (also on failure
+and Ctrl-C) when the context ends. No controller manager or scheduler runs: objects are
+stored and validated, never reconciled, which is what the checks need.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import ssl
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+from kubernetes import client as k8s
+from kubernetes.dynamic import DynamicClient
+
+from harness.errors import HarnessError
+from harness.gobuild import ensure_command
+from harness.kube_builds import kubernetes_command, kubernetes_release
+from harness.longrun import Progress, say
+from harness.ports import ensure_ports_free
+from harness.processes import ManagedProcess, stop_all
+from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT, _env_int
+from harness.tls import KeyPair, issue, make_ca, private_key
+
+HOST = "127.0.0.1"
+SERVICE_CIDR = "10.96.0.0/16"
+_say = say("kube")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Ports and run directory of the apiserver and its etcd."""
+
+    etcd_port: int = 2379
+    etcd_peer_port: int = 2380
+    apiserver_port: int = 6443
+    run_dir: Path = REPO_ROOT / ".run" / "kube"
+    ready_timeout_seconds: float = 90.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> KubeSettings:
+        offset = _env_int(env, "HARNESS_PORT_OFFSET", 0)
+        base = cls()
+        settings = cls(
+            etcd_port=base.etcd_port + offset,
+            etcd_peer_port=base.etcd_peer_port + offset,
+            apiserver_port=base.apiserver_port + offset,
+            run_dir=Path(env.get("HARNESS_KUBE_RUN_DIR") or base.run_dir),
+        )
+        for name, port in settings.ports().items():
+            if not 1024 <= port < EPHEMERAL_PORT_START:
+                raise HarnessError(f"port {port} for {name} must be in 1024..32767")
+        return settings
+
+    def ports(self) -> dict[str, int]:
+        return {
+            "etcd": self.etcd_port,
+            "etcd peer": self.etcd_peer_port,
+            "kube-apiserver": self.apiserver_port,
+        }
+
+
+def etcd_argv(binary: str, s: KubeSettings) -> list[str]:
+    client, peer = f"http://{HOST}:{s.etcd_port}", f"http://{HOST}:{s.etcd_peer_port}"
+    return [
+        binary, "--name", "suite", "--data-dir", str(s.run_dir / "etcd-data"),
+        "--listen-client-urls", client, "--advertise-client-urls", client,
+        "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+        "--initial-cluster", f"suite={peer}", "--initial-cluster-state", "new",
+    ]  # fmt: skip
+
+
+def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path) -> list[str]:
+    return [
+        str(binary),
+        f"--etcd-servers=http://{HOST}:{s.etcd_port}",
+        f"--bind-address={HOST}",
+        f"--advertise-address={HOST}",  # else it advertises the machine's own address
+        f"--secure-port={s.apiserver_port}",
+        f"--tls-cert-file={serving.cert}",
+        f"--tls-private-key-file={serving.key}",
+        f"--token-auth-file={s.run_dir / 'tokens.csv'}",
+        "--authorization-mode=RBAC",
+        f"--service-account-key-file={sa_key}",
+        f"--service-account-signing-key-file={sa_key}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        # No controller manager creates `default` service accounts in namespaces.
+        "--disable-admission-plugins=ServiceAccount",
+        "--enable-priority-and-fairness=false",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+class KubeApiserver:
+    """etcd plus kube-apiserver; a context manager that always stops both."""
+
+    def __init__(
+        self, settings: KubeSettings, progress: Progress = _say, extra_args: tuple[str, ...] = ()
+    ) -> None:
+        self.settings = settings
+        self.extra_args = extra_args
+        self.progress = progress
+        self.token = secrets.token_hex(16)
+        self.processes: list[ManagedProcess] = []
+        self.release = ""
+        self.ca: KeyPair | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{HOST}:{self.settings.apiserver_port}"
+
+    def start(self) -> None:
+        etcd = shutil.which("etcd")
+        if not etcd:
+            raise HarnessError(
+                "etcd is missing: `bash .ci/run` installs it (apt-get install -y etcd-server)"
+            )
+        self.release = kubernetes_release()
+        binary, _ = ensure_command(
+            kubernetes_command("kube-apiserver", self.release), self.progress
+        )
+        ensure_ports_free(self.settings.ports(), HOST)
+        serving, sa_key = self._prepare_run_dir()
+        s = self.settings
+        etcd_process = ManagedProcess("etcd", etcd_argv(etcd, s), s.run_dir / "logs" / "etcd.log")
+        apiserver = ManagedProcess(
+            "kube-apiserver",
+            [*apiserver_argv(binary, s, serving, sa_key), *self.extra_args],
+            s.run_dir / "logs" / "kube-apiserver.log",
+        )
+        try:
+            self._launch(etcd_process, self._etcd_ready)
+            self._launch(apiserver, self._apiserver_ready)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+
+    def __enter__(self) -> KubeApiserver:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _prepare_run_dir(self) -> tuple[KeyPair, Path]:
+        run = self.settings.run_dir
+        if run.exists():
+            shutil.rmtree(run)
+        (run / "logs").mkdir(parents=True)
+        certs = run / "certs"
+        self.ca = make_ca(certs)
+        serving = issue(self.ca, certs, "kube-apiserver", ["localhost"], [HOST])
+        sa_key = private_key(certs / "service-accounts.key")
+        (run / "tokens.csv").write_text(f'{self.token},suite-admin,1,"system:masters"\n')
+        (run / "kubeconfig").write_text(yaml.safe_dump(self.kubeconfig()))
+        return serving, sa_key
+
+    def _launch(self, process: ManagedProcess, ready: Callable[[], bool]) -> None:
+        self.progress(f"starting {process.name}")
+        process.start()
+        self.processes.append(process)
+        deadline = time.monotonic() + self.settings.ready_timeout_seconds
+        while True:
+            code = process.exit_code()
+            if code is not None:
+                self._fail(process, f"exited with code {code}")
+            try:
+                if ready():
+                    self.progress(f"{process.name} ready")
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self._fail(
+                    process, f"did not get ready within {self.settings.ready_timeout_seconds:g}s"
+                )
+            time.sleep(0.2)
+
+    def _fail(self, process: ManagedProcess, what: str) -> None:
+        tail = process.log_tail(15).rstrip() or "(empty log)"
+        raise HarnessError(f"{process.name} {what}; log {process.log_path}:\n{tail}")
+
+    def _etcd_ready(self) -> bool:
+        url = f"http://{HOST}:{self.settings.etcd_port}/health"
+        return httpx.get(url, timeout=1, trust_env=False).json().get("health") == "true"
+
+    def _apiserver_ready(self) -> bool:
+        response = httpx.get(
+            f"{self.url}/readyz",
+            headers={"Authorization": f"Bearer {self.token}"},
+            verify=ssl.create_default_context(cafile=str(self.ca.cert)) if self.ca else True,
+            timeout=2,
+            trust_env=False,
+        )
+        return response.status_code == 200
+
+    # -- clients --------------------------------------------------------------------------
+
+    def kubeconfig(self) -> dict[str, object]:
+        assert self.ca is not None
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "suite", "cluster": {
+                "server": self.url, "certificate-authority": str(self.ca.cert)}}],
+            "users": [{"name": "suite-admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "suite", "context": {"cluster": "suite", "user": "suite-admin"}}],
+            "current-context": "suite",
+        }  # fmt: skip
+
+    def api_client(self) -> k8s.ApiClient:
+        assert self.ca is not None
+        config = k8s.Configuration()
+        config.host = self.url
+        config.ssl_ca_cert = str(self.ca.cert)
+        config.api_key = {"authorization": self.token}
+        config.api_key_prefix = {"authorization": "Bearer"}
+        config.proxy = None
+        return k8s.ApiClient(config)
+
+    def dynamic(self) -> DynamicClient:
+        return DynamicClient(self.api_client())
+
+    def log_tails(self, lines: int = 20) -> dict[str, str]:
+        return {p.name: p.log_tail(lines) for p in self.processes}
+
+
+def main() -> int:
+    """`python -m harness.kube_apiserver`: build if needed, start, report, stop."""
+    try:
+        with KubeApiserver(KubeSettings.from_env(dict(os.environ))) as server:
+            version = k8s.VersionApi(server.api_client()).get_code()
+            print(f"kube-apiserver {version.git_version} on {server.url} (etcd: Debian); ok")
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
