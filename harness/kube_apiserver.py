@@ -25,13 +25,14 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 
+from harness.env import env_int
 from harness.errors import HarnessError
 from harness.gobuild import ensure_command
 from harness.kube_builds import kubernetes_command, kubernetes_release
 from harness.longrun import Progress, say
 from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
-from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT, _env_int
+from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT
 from harness.tls import KeyPair, issue, make_ca, private_key
 
 HOST = "127.0.0.1"
@@ -51,7 +52,7 @@ class KubeSettings:
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> KubeSettings:
-        offset = _env_int(env, "HARNESS_PORT_OFFSET", 0)
+        offset = env_int(env, "HARNESS_PORT_OFFSET", 0)
         base = cls()
         settings = cls(
             etcd_port=base.etcd_port + offset,

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from harness import containers
-from harness.client import SuiteClient, new_run_id
+from harness.client import SuiteClient
 from harness.images import BASE_IMAGE, Built, build_all, docker, service_image
+from harness.ledger import new_run_id
 from harness.longrun import Progress
 from harness.settings import REPO_ROOT, StackSettings
 from harness.wait import wait_until
@@ -107,7 +108,7 @@ def test_ledger_survives_the_container(stack_env: dict[str, str], figures: list[
 def _ledger_survives(suite: SuiteClient, s: StackSettings, figures: list[str]) -> None:
     run = new_run_id("ledger-volume")
     suite.publish_ok("t1", run, 1)
-    before = suite.wait_for_ledger(run, lambda records: len(records) == 1, timeout=20)
+    before = suite.ledger.wait_for(run, lambda records: len(records) == 1, timeout=20)
     assert len(before) == 1, before
 
     started = time.monotonic()
@@ -127,6 +128,6 @@ def _ledger_survives(suite: SuiteClient, s: StackSettings, figures: list[str]) -
     )  # fmt: skip
     figures.append(f"service-1 container replaced in {time.monotonic() - started:.1f} s")
 
-    after = suite.ledger(run)
+    after = suite.ledger.records(run)
     assert [r["id"] for r in after] == [r["id"] for r in before]
     assert after[0]["count"] == before[0]["count"]
