@@ -26,13 +26,13 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
+from harness.arguments import add_bounded_ints, bounded_int, one_line_parser
 from harness.errors import HarnessError
+from harness.loopback import require_loopback
 from harness.settings import StackSettings
 from loadtests.latency import Schedule, e2e_ms, summarize
 from loadtests.ledger_client import LedgerClient
 from loadtests.messages import encode, message_body, new_run_id
-from loadtests.options import LoadOptionError, check_loopback_url
-from loadtests.run import OneLineParser, bounded_int
 from loadtests.target_session import loopback_target, started
 
 JSON = {"Content-Type": "application/json"}
@@ -154,14 +154,12 @@ def delivered_records(service1_url: str, run: str, count: int) -> list[dict[str,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="python -m loadtests.bench_dapr_cost",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--messages", type=bounded_int(100, 50_000), default=2000)
-    parser.add_argument("--concurrency", type=bounded_int(1, 100), default=10)
-    parser.add_argument("--message-bytes", type=bounded_int(64, 60_000), default=256)
+    parser = one_line_parser("python -m loadtests.bench_dapr_cost", __doc__)
+    add_bounded_ints(
+        parser,
+        {"--messages": (100, 50_000, 2000), "--concurrency": (1, 100, 10),
+         "--message-bytes": (64, 60_000, 256)},
+    )  # fmt: skip
     parser.add_argument(
         "--rate",
         type=bounded_int(0, 5000),
@@ -186,13 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = StackSettings.from_env()
     try:
-        check_loopback_url(settings.url(settings.redis_port), "redis")
+        require_loopback(settings.url(settings.redis_port), "redis")
         target = loopback_target()
         if target.name != "local":  # the direct path needs the local stack's own redis
-            raise LoadOptionError("the Dapr cost benchmark runs on the local stack only")
+            raise HarnessError("the Dapr cost benchmark runs on the local stack only")
         with started(target):
             direct, dapr = asyncio.run(both_paths(target.service1_url, settings.redis_port, args))
-    except (HarnessError, LoadOptionError) as err:
+    except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (redis.RedisError, TimeoutError) as err:

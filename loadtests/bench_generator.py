@@ -20,15 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, replace
 
+from harness.arguments import add_bounded_ints, one_line_parser
 from harness.errors import HarnessError
-from harness.settings import REPO_ROOT
 from loadtests.ledger_client import LedgerClient
 from loadtests.messages import message_body, new_run_id
-from loadtests.options import LoadOptionError
-from loadtests.run import LocustCommand, OneLineParser, bounded_int, build_parser, run_locust
+from loadtests.options import results_dir_of
+from loadtests.run import LocustCommand, build_parser, run_locust
 from loadtests.target_session import loopback_target, started
 
 GOAL = 0.9
@@ -52,7 +51,7 @@ class Achieved:
 
 
 def locust_phase(service1_url: str, prometheus_url: str, args: argparse.Namespace) -> Achieved:
-    results = REPO_ROOT / "results" / time.strftime("bench-generator-%Y%m%d-%H%M%S")
+    results = results_dir_of(None, "bench-generator")
     run_args = build_parser().parse_args([
         "--duration", f"{args.seconds}s", "--mode", "closed", "--think-time", "0",
         "--users", str(args.connections), "--spawn-rate", "100",
@@ -143,16 +142,17 @@ def wait_delivered(service1_url: str, run: str, expected: int, timeout: float) -
 
 
 def build_bench_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="python -m loadtests.bench_generator",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = one_line_parser("python -m loadtests.bench_generator", __doc__)
+    add_bounded_ints(
+        parser,
+        {
+            "--seconds": (3, 60, 10),
+            "--connections": (1, 100, 10),
+            "--processes": (1, 8, 1),
+            "--message-bytes": (64, 60_000, 256),
+            "--rounds": (1, 5, 1),
+        },
     )
-    parser.add_argument("--seconds", type=bounded_int(3, 60), default=10)
-    parser.add_argument("--connections", type=bounded_int(1, 100), default=10)
-    parser.add_argument("--processes", type=bounded_int(1, 8), default=1)
-    parser.add_argument("--message-bytes", type=bounded_int(64, 60000), default=256)
-    parser.add_argument("--rounds", type=bounded_int(1, 5), default=1)
     return parser
 
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 locust_first = round_ % 2 == 0
                 for tool in ("locust", "wrk") if locust_first else ("wrk", "locust"):
                     phases.append(run_phase(tool, target.service1_url, target.prometheus_url, args))
-    except (HarnessError, LoadOptionError) as err:
+    except HarnessError as err:  # a LoadOptionError too
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from harness.loopback import require_loopback
 from harness.target import Target, open_target
-from loadtests.options import check_loopback_url
 
 
 def loopback_target() -> Target:
-    """open_target(), refused unless service-1 and Prometheus are on 127.0.0.1."""
+    """open_target(), refused unless service-1 and Prometheus are on this machine."""
     target = open_target()
-    check_loopback_url(target.service1_url, "service-1 url")
-    check_loopback_url(target.prometheus_url, "prometheus url")
+    require_loopback(target.service1_url, "service-1 url")
+    require_loopback(target.prometheus_url, "prometheus url")
     return target
 
 
