@@ -23,19 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from system_under_test.common import (
-    EXCEPTION_HANDLERS,
-    ApiError,
-    DaprClient,
-    DaprError,
-    configure_logging,
-    make_http_client,
-    metrics_response,
-    new_traceparent,
-    read_json_object,
-    requires_app_token,
-    settings_or_exit,
-)
+from system_under_test.common.bodies import read_json_object
+from system_under_test.common.daprd import DaprClient, make_http_client
+from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError, DaprError
+from system_under_test.common.metrics import metrics_response
+from system_under_test.common.settings import configure_logging, settings_or_exit
+from system_under_test.common.tokens import new_traceparent, requires_app_token
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
