@@ -107,7 +107,7 @@ def ledger(client: TestClient, run: str) -> list[dict[str, Any]]:
 def newest_rows(client: TestClient) -> list[dict[str, Any]]:
     app = client.app
     assert isinstance(app, Starlette)
-    return app.state.deps.records.last_attempts()
+    return app.state.deps.ledger.last_attempts()
 
 
 # --- settings -------------------------------------------------------------------------------
