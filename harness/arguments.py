@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NoReturn
 
 # Exit code of a command line refused before anything started (argparse's own code).
@@ -19,11 +19,19 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(OPTION_ERROR_EXIT)
 
 
-def one_line_parser(prog: str, doc: str | None) -> OneLineParser:
-    """A OneLineParser whose --help shows the module's docstring as written."""
-    return OneLineParser(
+def one_line_parser(
+    prog: str, doc: str | None, whole_numbers: Mapping[str, tuple[int, int, int]] | None = None
+) -> OneLineParser:
+    """A OneLineParser whose --help shows the module's docstring as written, with the
+    whole-number flags {flag: (lowest, highest, default)}."""
+    parser = OneLineParser(
         prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    for flag, (low, high, default) in (whole_numbers or {}).items():
+        parser.add_argument(
+            flag, type=bounded_int(low, high), default=default, help=f"{low}..{high}"
+        )
+    return parser
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -39,13 +47,3 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
-
-
-def add_bounded_ints(
-    parser: argparse.ArgumentParser, bounds: dict[str, tuple[int, int, int]]
-) -> None:
-    """Add whole-number flags from {flag: (low, high, default)}."""
-    for flag, (low, high, default) in bounds.items():
-        parser.add_argument(
-            flag, type=bounded_int(low, high), default=default, help=f"{low}..{high}"
-        )

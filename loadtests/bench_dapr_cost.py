@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
-from harness.arguments import add_bounded_ints, bounded_int, one_line_parser
+from harness.arguments import bounded_int, one_line_parser
 from harness.errors import HarnessError
 from harness.loopback import require_loopback
 from harness.settings import StackSettings
@@ -37,6 +38,9 @@ from loadtests.target_session import loopback_target, started
 
 JSON = {"Content-Type": "application/json"}
 DELIVERY_TIMEOUT = 180.0
+# flag: (lowest, highest, default); --rate has its own help below
+FLAGS = {"--messages": (100, 50_000, 2000), "--concurrency": (1, 100, 10),
+         "--message-bytes": (64, 60_000, 256)}  # fmt: skip
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -142,24 +146,16 @@ async def through_dapr(service1_url: str, args: argparse.Namespace) -> PathResul
 
 def delivered_records(service1_url: str, run: str, count: int) -> list[dict[str, Any]]:
     """Wait until the ledger counts `count` deliveries of the run, then read them."""
-    ledger = LedgerClient(service1_url)
-    try:
+    with closing(LedgerClient(service1_url)) as ledger:
         ledger.wait_for_deliveries(run, count, DELIVERY_TIMEOUT)
         return ledger.records(run)
-    finally:
-        ledger.close()
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = one_line_parser("python -m loadtests.bench_dapr_cost", __doc__)
-    add_bounded_ints(
-        parser,
-        {"--messages": (100, 50_000, 2000), "--concurrency": (1, 100, 10),
-         "--message-bytes": (64, 60_000, 256)},
-    )  # fmt: skip
+    parser = one_line_parser("python -m loadtests.bench_dapr_cost", __doc__, FLAGS)
     parser.add_argument(
         "--rate",
         type=bounded_int(0, 5000),

@@ -20,9 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass, replace
 
-from harness.arguments import add_bounded_ints, one_line_parser
+from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from loadtests.ledger_client import LedgerClient
 from loadtests.messages import message_body, new_run_id
@@ -31,6 +32,14 @@ from loadtests.run import LocustCommand, build_parser, run_locust
 from loadtests.target_session import loopback_target, started
 
 GOAL = 0.9
+# flag: (lowest, highest, default)
+FLAGS = {
+    "--seconds": (3, 60, 10),
+    "--connections": (1, 100, 10),
+    "--processes": (1, 8, 1),
+    "--message-bytes": (64, 60_000, 256),
+    "--rounds": (1, 5, 1),
+}
 WRK_THREADS = 1  # wrk is light; one thread leaves the second core to the stack
 DRAIN_TIMEOUT = 120.0
 
@@ -131,29 +140,15 @@ def wrk_phase(service1_url: str, args: argparse.Namespace, run: str) -> Achieved
 
 def wait_delivered(service1_url: str, run: str, expected: int, timeout: float) -> int:
     """Wait until the ledger holds `expected` deliveries of the run, so the stack is idle."""
-    ledger = LedgerClient(service1_url)
-    try:
+    with closing(LedgerClient(service1_url)) as ledger:
         return ledger.wait_for_deliveries(run, expected, timeout)
-    finally:
-        ledger.close()
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def build_bench_parser() -> argparse.ArgumentParser:
-    parser = one_line_parser("python -m loadtests.bench_generator", __doc__)
-    add_bounded_ints(
-        parser,
-        {
-            "--seconds": (3, 60, 10),
-            "--connections": (1, 100, 10),
-            "--processes": (1, 8, 1),
-            "--message-bytes": (64, 60_000, 256),
-            "--rounds": (1, 5, 1),
-        },
-    )
-    return parser
+    return one_line_parser("python -m loadtests.bench_generator", __doc__, FLAGS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from harness.arguments import OPTION_ERROR_EXIT, add_bounded_ints, bounded_int, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, bounded_int, one_line_parser
 
 
 @pytest.mark.parametrize(("text", "value"), [("1", 1), ("5", 5), (" 7 ", 7)])
@@ -23,8 +23,7 @@ def test_a_bounded_int_outside_its_bounds(text: str, why: str) -> None:
 
 
 def test_a_bad_flag_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    parser = one_line_parser("prog", "why the program exists")
-    add_bounded_ints(parser, {"--count": (1, 10, 3)})
+    parser = one_line_parser("prog", "why the program exists", {"--count": (1, 10, 3)})
     assert parser.parse_args([]).count == 3
     with pytest.raises(SystemExit) as exited:
         parser.parse_args(["--count", "11"])
