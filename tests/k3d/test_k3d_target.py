@@ -22,7 +22,7 @@ from harness.k3d_target import (
     K3dTargetError,
     host_ports,
 )
-from k3d.validate import REPO_ROOT
+from harness.settings import REPO_ROOT
 
 pytestmark = pytest.mark.k3d
 

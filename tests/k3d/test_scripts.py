@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from k3d.validate import REPO_ROOT
+from harness.settings import REPO_ROOT
 
 pytestmark = pytest.mark.k3d
 
