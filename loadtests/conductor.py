@@ -265,7 +265,7 @@ class Conductor:
                 self.wait_for_worker_reports(load)
                 load.fire_lost()
             self.verdict = broken(load.summarize(self.results_dir))
-        except Exception as err:  # noqa: BLE001 - no verdict is a failed run, with the reason
+        except Exception as err:  # no verdict is a failed run, with the reason
             log.exception("the run could not be concluded")
             self.verdict = [Check(f"concluding the run ({err})", "", None, 0.0)]
         finally:

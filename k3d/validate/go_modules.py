@@ -44,6 +44,7 @@ def go_module_dir(module: str, version: str) -> Path:
             text=True,
             cwd=workdir,
             timeout=900,
+            check=False,
         )
     try:
         info = json.loads(result.stdout)

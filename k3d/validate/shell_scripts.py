@@ -28,6 +28,7 @@ def check_shell_script(path: Path) -> list[str]:
         text=True,
         cwd=path.parent,
         timeout=120,
+        check=False,
     )
     problems = [line for line in result.stdout.splitlines() if line]
     if result.returncode != 0 and not problems:

@@ -66,6 +66,7 @@ def _run_block_problems(script: str) -> list[str]:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     return [f"shellcheck: {line.split(': ', 1)[-1]}" for line in result.stdout.splitlines() if line]
 

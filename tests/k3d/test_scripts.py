@@ -117,6 +117,7 @@ def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env=env,
         cwd=REPO_ROOT,
         timeout=120,
+        check=False,
     )
 
 
@@ -276,6 +277,7 @@ def test_scripts_work_from_any_directory(stubs: Stubs, tmp_path: Path) -> None:
         env=stubs.env(),
         cwd=tmp_path,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 

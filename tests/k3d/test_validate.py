@@ -67,6 +67,7 @@ def test_cli_prints_one_line_per_file() -> None:
         cwd=REPO_ROOT,
         env=os.environ.copy(),
         timeout=600,
+        check=False,
     )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -170,7 +170,7 @@ def test_checkpoint_from_another_thread_while_writing(ledger: Ledger, ledger_pat
         try:
             for _ in range(20):
                 ledger.checkpoint()
-        except BaseException as err:  # handed to the test thread
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
             errors.append(err)
 
     checkpointer = threading.Thread(target=checkpoint_repeatedly)
