@@ -104,7 +104,7 @@ class Option:
     kind: Callable[[str], Any]
     default: Any
     help: str
-    locusts_own: bool = False  # locust defines it: we only set its default and read it
+    locusts_own: bool = False  # locust defines it; its default here is what locust.conf sets
     passed_on: bool = True  # the runner offers it and hands it to locust when given
     dest: str = ""  # its name on locust's parsed options when that is not the flag's
 
