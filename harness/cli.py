@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from harness.arguments import bounded_int
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
@@ -112,16 +113,6 @@ def cmd_supervise(settings: StackSettings, args: argparse.Namespace) -> int:
     return supervise()
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{value} is not in 1..100000")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="show each component")
     logs = sub.add_parser("logs", help="print the tail of the logs")
     logs.add_argument("component", nargs="?", choices=COMPONENTS)
-    logs.add_argument("-n", "--lines", type=positive_int, default=40)
+    logs.add_argument("-n", "--lines", type=bounded_int(1, 100_000), default=40)
     bench = sub.add_parser("bench", help="time up and down (daprd must be installed)")
     bench.add_argument("--rounds", type=int, default=3, choices=range(1, 21), metavar="1..20")
     sub.add_parser("_supervise", help=argparse.SUPPRESS)

@@ -184,7 +184,7 @@ def download_release(version: str, target: Path, progress: Progress) -> bool:
 
 
 def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - fixed https URL
+    with urllib.request.urlopen(url, timeout=10) as response:  # fixed https URL
         return response.read()
 
 

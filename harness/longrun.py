@@ -53,14 +53,14 @@ def run_step(
     with log.open("w") as out:
         stdin = stdin_from.open("rb") if stdin_from else subprocess.DEVNULL
         try:
-            proc = subprocess.Popen(  # noqa: S603 - argv is built by the harness
+            proc = subprocess.Popen(  # argv is built by the harness
                 argv,
                 cwd=cwd,
                 env={**os.environ, **(env or {})},
                 stdin=stdin,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=partial(_die_with_parent, os.getpid()),  # noqa: PLW1509
+                preexec_fn=partial(_die_with_parent, os.getpid()),  # noqa: PLW1509 - PDEATHSIG
             )
         except FileNotFoundError:
             raise HarnessError(f"{what}: {argv[0]} is not installed") from None

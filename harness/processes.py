@@ -120,7 +120,7 @@ class ManagedProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(  # noqa: S603 - argv is built by the harness
+            self.popen = subprocess.Popen(  # argv is built by the harness
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -83,7 +83,7 @@ def spawn(settings: StackSettings, timeout: float) -> StackState:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state_path(settings).unlink(missing_ok=True)
     with (settings.run_dir / "supervisor.log").open("ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own module
+        proc = subprocess.Popen(  # our own module
             [sys.executable, "-m", "harness", "_supervise"],
             stdin=subprocess.DEVNULL,
             stdout=log,

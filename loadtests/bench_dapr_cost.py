@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,17 +27,20 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
+from harness.arguments import bounded_int, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import LedgerClient, new_run_id
+from harness.loopback import require_loopback
 from harness.settings import StackSettings
 from loadtests.latency import Schedule, e2e_ms, summarize
 from loadtests.messages import encode, message_body
-from loadtests.options import LoadOptionError, check_loopback_url
-from loadtests.run import OneLineParser, bounded_int
-from loadtests.target_session import loopback_target, started
+from loadtests.target_session import loopback_target
 
 JSON = {"Content-Type": "application/json"}
 DELIVERY_TIMEOUT = 180.0
+# flag: (lowest, highest, default); --rate has its own help below
+FLAGS = {"--messages": (100, 50_000, 2000), "--concurrency": (1, 100, 10),
+         "--message-bytes": (64, 60_000, 256)}  # fmt: skip
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -142,26 +146,16 @@ async def through_dapr(service1_url: str, args: argparse.Namespace) -> PathResul
 
 def delivered_records(service1_url: str, run: str, count: int) -> list[dict[str, Any]]:
     """Wait until the ledger counts `count` deliveries of the run, then read them."""
-    ledger = LedgerClient(service1_url)
-    try:
+    with closing(LedgerClient(service1_url)) as ledger:
         ledger.wait_for_deliveries(run, count, DELIVERY_TIMEOUT)
         return ledger.records(run)
-    finally:
-        ledger.close()
 
 
 # -- main -------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="python -m loadtests.bench_dapr_cost",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--messages", type=bounded_int(100, 50_000), default=2000)
-    parser.add_argument("--concurrency", type=bounded_int(1, 100), default=10)
-    parser.add_argument("--message-bytes", type=bounded_int(64, 60_000), default=256)
+    parser = one_line_parser("python -m loadtests.bench_dapr_cost", __doc__, FLAGS)
     parser.add_argument(
         "--rate",
         type=bounded_int(0, 5000),
@@ -186,13 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = StackSettings.from_env()
     try:
-        check_loopback_url(settings.url(settings.redis_port), "redis")
+        require_loopback(settings.url(settings.redis_port), "redis")
         target = loopback_target()
         if target.name != "local":  # the direct path needs the local stack's own redis
-            raise LoadOptionError("the Dapr cost benchmark runs on the local stack only")
-        with started(target):
+            raise HarnessError("the Dapr cost benchmark runs on the local stack only")
+        with target:
             direct, dapr = asyncio.run(both_paths(target.service1_url, settings.redis_port, args))
-    except (HarnessError, LoadOptionError) as err:
+    except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (redis.RedisError, TimeoutError) as err:

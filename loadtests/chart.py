@@ -9,7 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+import matplotlib.pyplot as plt  # the backend must be chosen first
 
 LATENCY_LINES = (
     ("publish_p50", "publish p50", "tab:blue", "-"),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -25,13 +24,19 @@ from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from harness.arguments import OPTION_ERROR_EXIT
 from harness.ledger import new_run_id
-from harness.settings import REPO_ROOT
 from harness.wait import poll
 from loadtests.accounting import Publish
 from loadtests.journal import ProcessJournal
 from loadtests.load_run import LoadRun
-from loadtests.options import MAX_USERS, LoadOptionError, LoadOptions, from_locust
+from loadtests.options import (
+    MAX_USERS,
+    LoadOptionError,
+    LoadOptions,
+    from_locust,
+    results_dir_of,
+)
 from loadtests.thresholds import Check, broken
 
 log = logging.getLogger("loadtests")
@@ -39,7 +44,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per ledger poll
 
 PUBLISHED_MESSAGE = "load_published"
 FLUSH_SECONDS = 1.0
-OPTION_ERROR_EXIT = 2
 GATE_EXIT = 1
 
 # The one journal of this process, shared by its users.
@@ -270,7 +274,7 @@ class Conductor:
                 self.wait_for_worker_reports(load)
                 load.fire_lost()
             self.verdict = broken(load.summarize(self.results_dir))
-        except Exception as err:  # noqa: BLE001 - no verdict is a failed run, with the reason
+        except Exception as err:  # no verdict is a failed run, with the reason
             log.exception("the run could not be concluded")
             self.verdict = [Check(f"concluding the run ({err})", "", None, 0.0)]
         finally:
@@ -336,9 +340,3 @@ class Conductor:
         if load.interrupted:
             print("load run interrupted: the figures cover only part of it", file=sys.stderr)
         return GATE_EXIT if self.verdict or load.interrupted else 0
-
-
-def results_dir_of(configured: str) -> Path:
-    if configured:
-        return Path(configured)
-    return REPO_ROOT / "results" / time.strftime("load-%Y%m%d-%H%M%S")

@@ -30,7 +30,7 @@ from loadtests.accounting import Publish, publish_outcome
 from loadtests.conductor import JOURNAL, install
 from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
-from loadtests.options import add_locust_arguments
+from loadtests.options import add_locust_arguments, from_locust
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -49,12 +49,13 @@ class Publisher(FastHttpUser):
     """Publishes one message per task; in the open model, on a fixed schedule."""
 
     def on_start(self) -> None:
-        options = self.environment.parsed_options
+        parsed = self.environment.parsed_options
+        options = from_locust(parsed)
         self.message_bytes = options.message_bytes
         self.think_time = options.think_time
         self.schedule: Schedule | None = None
-        if str(options.mode).strip().lower() == "open":
-            rate = options.load_user_rate
+        if options.mode == "open":
+            rate = parsed.load_user_rate
             # A random phase so the users' slots interleave instead of firing together.
             self.schedule = Schedule(time.time() + random.uniform(0, 1 / rate), rate)
 

@@ -1,20 +1,29 @@
-"""The load options, their limits and their checks: one place for the locustfile and the runner.
+"""The load options, declared once: their flags, defaults, limits and checks.
 
-Every check raises `LoadOptionError` with a one-line message, so a bad value stops a run before
-any load starts. The limits keep every run bounded in time, users, rate and message count.
+`OPTIONS` is the one table of them. The locustfile registers its custom options from it (each
+with a LOCUST_<NAME> variable), the runner builds its argparse flags and the list it passes on
+to locust from it, and `LoadOptions` and `Thresholds` take their defaults from it.
+loadtests/locust.conf repeats those defaults for people who read it; a unit test holds the two
+together. Every check raises `LoadOptionError` with a one-line message, so a bad value stops a
+run before any load starts. The limits keep every run bounded in time, users, rate and count.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from harness.errors import HarnessError
+from harness.loopback import require_loopback
+from harness.settings import REPO_ROOT
 
 MODES = ("open", "closed")
 TOPICS = ("t1", "t2")
-LOOPBACK_HOST = "127.0.0.1"
 
 MAX_RUN_SECONDS = 600
 MAX_USERS = 100
@@ -22,68 +31,14 @@ MAX_ARRIVAL_RATE = 5000.0
 MAX_MESSAGES = 1_000_000
 MAX_MESSAGE_BYTES = 60_000  # service-1 refuses bodies above 64 KiB
 MAX_DRAIN_SECONDS = 300.0
-DEFAULT_RUN_SECONDS = 30
+RESULTS = REPO_ROOT / "results"
 
 
-class LoadOptionError(ValueError):
+class LoadOptionError(HarnessError):
     """An option that makes no sense; the message is one line naming it."""
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """The CI gate: the run fails when one of these is broken."""
-
-    max_fail_ratio: float = 0.01
-    max_p95_publish_ms: float = 250.0
-    max_p95_e2e_ms: float = 1000.0
-    max_lost: int = 0
-
-    def validate(self) -> None:
-        if not 0 <= self.max_fail_ratio <= 1:
-            raise LoadOptionError(f"--max-fail-ratio {self.max_fail_ratio:g} must be in 0..1")
-        for flag, value in (
-            ("--max-p95-publish-ms", self.max_p95_publish_ms),
-            ("--max-p95-e2e-ms", self.max_p95_e2e_ms),
-        ):
-            if not math.isfinite(value) or value <= 0:
-                raise LoadOptionError(f"{flag} {value:g} must be a positive number of ms")
-        if self.max_lost < 0:
-            raise LoadOptionError(f"--max-lost {self.max_lost} must not be negative")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """What one load run does; built from locust's parsed options or the runner's flags."""
-
-    host: str = "http://127.0.0.1:6060"
-    prometheus_url: str = "http://127.0.0.1:9095"
-    mode: str = "open"
-    users: int = 10
-    run_seconds: float = DEFAULT_RUN_SECONDS
-    arrival_rate: float = 50.0
-    think_time: float = 0.05
-    mix: dict[str, float] = field(default_factory=lambda: {"t1": 1.0})
-    message_bytes: int = 256
-    drain_seconds: float = 30.0
-    max_messages: int = 100_000
-    ledger_poll_seconds: float = 2.0
-    thresholds: Thresholds = field(default_factory=Thresholds)
-
-    def validate(self) -> None:
-        check_loopback_url(self.host, "--host")
-        check_loopback_url(self.prometheus_url, "--prometheus-url")
-        if self.mode not in MODES:
-            raise LoadOptionError(f"--mode {self.mode!r} is not a mode: use 'open' or 'closed'")
-        _check_range("--users", self.users, 1, MAX_USERS)
-        _check_range("--run-time (seconds)", self.run_seconds, 1, MAX_RUN_SECONDS)
-        if self.mode == "open":
-            _check_range("--arrival-rate (msgs/s)", self.arrival_rate, 0.1, MAX_ARRIVAL_RATE)
-        _check_range("--think-time (seconds)", self.think_time, 0, 60)
-        _check_range("--message-bytes", self.message_bytes, 0, MAX_MESSAGE_BYTES)
-        _check_range("--drain-seconds", self.drain_seconds, 0, MAX_DRAIN_SECONDS)
-        _check_range("--max-messages", self.max_messages, 1, MAX_MESSAGES)
-        _check_range("--ledger-poll-seconds", self.ledger_poll_seconds, 0, 60)
-        self.thresholds.validate()
+# -- reading values ---------------------------------------------------------------------------
 
 
 def _check_range(flag: str, value: float, low: float, high: float) -> None:
@@ -92,12 +47,11 @@ def _check_range(flag: str, value: float, low: float, high: float) -> None:
 
 
 def check_loopback_url(url: str, flag: str) -> None:
-    """Load goes to 127.0.0.1 only: anything else is refused before a request is made."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or parts.hostname != LOOPBACK_HOST:
-        raise LoadOptionError(
-            f"{flag} {url!r} is refused: load goes to http://{LOOPBACK_HOST}:<port> only"
-        )
+    """Load stays on this machine (harness.loopback's rule), refused as a bad option."""
+    try:
+        require_loopback(url, flag)
+    except HarnessError as err:
+        raise LoadOptionError(str(err)) from None
 
 
 _MIX_PART = re.compile(r"^\s*(?P<topic>[\w.-]+)\s*=\s*(?P<weight>[0-9.]+)\s*$")
@@ -139,35 +93,185 @@ def parse_duration(text: str, flag: str = "--duration") -> float:
     return seconds
 
 
+# -- the table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One load option as locust, locust.conf, LOCUST_<NAME> and the runner know it."""
+
+    flag: str
+    kind: Callable[[str], Any]
+    default: Any
+    help: str
+    locusts_own: bool = False  # locust defines it; its default here is what locust.conf sets
+    passed_on: bool = True  # the runner offers it and hands it to locust when given
+    dest: str = ""  # its name on locust's parsed options when that is not the flag's
+
+    @property
+    def name(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def parsed_name(self) -> str:
+        return self.dest or self.name
+
+    @property
+    def env_var(self) -> str:
+        return "LOCUST_" + self.name.upper()
+
+    @property
+    def conf_key(self) -> str:
+        return self.flag.removeprefix("--")
+
+
+OPTIONS: tuple[Option, ...] = (
+    # locust's own options whose defaults the suite sets in locust.conf
+    Option("--host", str, "http://127.0.0.1:6060", "service-1", locusts_own=True,
+           passed_on=False),
+    Option("--users", int, 10, "users (open model: the most messages in flight)",
+           locusts_own=True, dest="num_users"),
+    Option("--spawn-rate", float, 10.0, "users started per second", locusts_own=True),
+    Option("--run-time", str, "30s", "load time, e.g. 30s, 2m", locusts_own=True,
+           passed_on=False),
+    # the suite's own options
+    Option("--mode", str, "open",
+           "open: constant arrival rate; closed: users with a think time"),
+    Option("--arrival-rate", float, 50.0, "open model: messages per second over all users"),
+    Option("--think-time", float, 0.05, "closed model: seconds a user waits between messages"),
+    Option("--mix", str, "t1=100",
+           "topic mix in percent, e.g. t1=90,t2=10 (t2 takes T2_DELAY_SECONDS)"),
+    Option("--message-bytes", int, 256, "JSON body size of a message (a padding field fills it)"),
+    Option("--drain-seconds", float, 30.0, "after the load, wait up to this long for stragglers"),
+    Option("--max-messages", int, 100_000, "stop publishing after this many messages"),
+    Option("--ledger-poll-seconds", float, 2.0,
+           "how often to read the ledger (0: only at the end)"),
+    Option("--prometheus-url", str, "http://127.0.0.1:9095", "Prometheus scraping the sidecars",
+           passed_on=False),
+    Option("--results-dir", str, "",
+           "where summary.json and chart.png go (default results/load-<timestamp>)",
+           passed_on=False),
+    Option("--max-fail-ratio", float, 0.01, "gate: highest publish failure ratio (0..1)"),
+    Option("--max-p95-publish-ms", float, 250.0, "gate: highest p95 publish latency"),
+    Option("--max-p95-e2e-ms", float, 1000.0, "gate: highest p95 end-to-end delivery latency"),
+    Option("--max-lost", int, 0, "gate: most messages published but never delivered"),
+)  # fmt: skip
+
+BY_NAME = {option.name: option for option in OPTIONS}
+# The options the runner hands to locust only when they are given, so locust.conf keeps the rest.
+PASSED_ON = tuple(option for option in OPTIONS if option.passed_on)
+
+
+def default(name: str) -> Any:
+    return BY_NAME[name].default
+
+
+def results_dir_of(configured: str | Path | None, kind: str = "load") -> Path:
+    """The configured folder, or results/<kind>-<timestamp> (a new one for each run)."""
+    if configured:
+        return Path(configured)
+    return RESULTS / time.strftime(f"{kind}-%Y%m%d-%H%M%S")
+
+
+DEFAULT_RUN_SECONDS = parse_duration(default("run_time"), "--run-time")
+
+
+# -- the values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The CI gate: the run fails when one of these is broken."""
+
+    max_fail_ratio: float = default("max_fail_ratio")
+    max_p95_publish_ms: float = default("max_p95_publish_ms")
+    max_p95_e2e_ms: float = default("max_p95_e2e_ms")
+    max_lost: int = default("max_lost")
+
+    def validate(self) -> None:
+        if not 0 <= self.max_fail_ratio <= 1:
+            raise LoadOptionError(f"--max-fail-ratio {self.max_fail_ratio:g} must be in 0..1")
+        for flag, value in (
+            ("--max-p95-publish-ms", self.max_p95_publish_ms),
+            ("--max-p95-e2e-ms", self.max_p95_e2e_ms),
+        ):
+            if not math.isfinite(value) or value <= 0:
+                raise LoadOptionError(f"{flag} {value:g} must be a positive number of ms")
+        if self.max_lost < 0:
+            raise LoadOptionError(f"--max-lost {self.max_lost} must not be negative")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What one load run does; built from locust's parsed options or the runner's flags."""
+
+    host: str = default("host")
+    prometheus_url: str = default("prometheus_url")
+    mode: str = default("mode")
+    users: int = default("users")
+    run_seconds: float = DEFAULT_RUN_SECONDS
+    arrival_rate: float = default("arrival_rate")
+    think_time: float = default("think_time")
+    mix: dict[str, float] = field(default_factory=lambda: parse_mix(default("mix")))
+    message_bytes: int = default("message_bytes")
+    drain_seconds: float = default("drain_seconds")
+    max_messages: int = default("max_messages")
+    ledger_poll_seconds: float = default("ledger_poll_seconds")
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def validate(self) -> None:
+        check_loopback_url(self.host, "--host")
+        check_loopback_url(self.prometheus_url, "--prometheus-url")
+        if self.mode not in MODES:
+            raise LoadOptionError(f"--mode {self.mode!r} is not a mode: use 'open' or 'closed'")
+        _check_range("--users", self.users, 1, MAX_USERS)
+        _check_range("--run-time (seconds)", self.run_seconds, 1, MAX_RUN_SECONDS)
+        if self.mode == "open":
+            _check_range("--arrival-rate (msgs/s)", self.arrival_rate, 0.1, MAX_ARRIVAL_RATE)
+        _check_range("--think-time (seconds)", self.think_time, 0, 60)
+        _check_range("--message-bytes", self.message_bytes, 0, MAX_MESSAGE_BYTES)
+        _check_range("--drain-seconds", self.drain_seconds, 0, MAX_DRAIN_SECONDS)
+        _check_range("--max-messages", self.max_messages, 1, MAX_MESSAGES)
+        _check_range("--ledger-poll-seconds", self.ledger_poll_seconds, 0, 60)
+        self.thresholds.validate()
+
+
+def options_from(values: Mapping[str, Any]) -> LoadOptions:
+    """LoadOptions from option values by name (Option.name), with run-time in seconds."""
+    run_time = values["run_time"]
+    if isinstance(run_time, str):  # as written in locust.conf, before locust converts it
+        run_time = parse_duration(run_time, "--run-time")
+    plain = {
+        name: values[name]
+        for name in LoadOptions.__dataclass_fields__
+        if name in BY_NAME and name not in ("host", "mode", "users", "mix")
+    }
+    return LoadOptions(
+        host=values["host"] or "",
+        # The one normalisation of --mode: the web UI's form hands its text over as typed.
+        mode=str(values["mode"]).strip().lower(),
+        users=int(values["users"] if values["users"] is not None else 1),
+        run_seconds=float(DEFAULT_RUN_SECONDS if run_time is None else run_time),
+        mix=parse_mix(values["mix"]),
+        thresholds=Thresholds(**{name: values[name] for name in Thresholds.__dataclass_fields__}),
+        **plain,
+    )
+
+
 # -- locust's side ----------------------------------------------------------------------------
-
-# (flag, type, default, help); every one can also come from locust.conf or LOCUST_<NAME>.
-LOCUST_ARGUMENTS: tuple[tuple[str, type, Any, str], ...] = (
-    ("--mode", str, "open", "open: constant arrival rate; closed: users with a think time"),
-    ("--arrival-rate", float, 50.0, "open model: messages per second over all users"),
-    ("--think-time", float, 0.05, "closed model: seconds a user waits between messages"),
-    ("--mix", str, "t1=100", "topic mix in percent, e.g. t1=90,t2=10 (t2 takes T2_DELAY_SECONDS)"),
-    ("--message-bytes", int, 256, "JSON body size of a message (a padding field fills it)"),
-    ("--drain-seconds", float, 30.0, "after the load, wait up to this long for stragglers"),
-    ("--max-messages", int, 100_000, "stop publishing after this many messages"),
-    ("--ledger-poll-seconds", float, 2.0, "how often to read the ledger (0: only at the end)"),
-    ("--prometheus-url", str, "http://127.0.0.1:9095", "Prometheus scraping the sidecars"),
-    ("--results-dir", str, "", "where summary.json and chart.png go (default results/load-<ts>)"),
-    ("--max-fail-ratio", float, 0.01, "gate: highest publish failure ratio"),
-    ("--max-p95-publish-ms", float, 250.0, "gate: highest p95 publish latency"),
-    ("--max-p95-e2e-ms", float, 1000.0, "gate: highest p95 end-to-end delivery latency"),
-    ("--max-lost", int, 0, "gate: most messages published but never delivered"),
-)
-
-
-def env_var_of(flag: str) -> str:
-    return "LOCUST_" + flag.lstrip("-").replace("-", "_").upper()
 
 
 def add_locust_arguments(parser: Any) -> None:
-    """Register the options on locust's parser (an init_command_line_parser listener)."""
-    for flag, kind, default, text in LOCUST_ARGUMENTS:
-        parser.add_argument(flag, type=kind, default=default, help=text, env_var=env_var_of(flag))
+    """Register the suite's options on locust's parser (an init_command_line_parser listener)."""
+    for option in OPTIONS:
+        if not option.locusts_own:
+            parser.add_argument(
+                option.flag,
+                type=option.kind,
+                default=option.default,
+                help=option.help,
+                env_var=option.env_var,
+            )
     parser.add_argument(
         "--validate-only",
         action="store_true",
@@ -179,24 +283,4 @@ def add_locust_arguments(parser: Any) -> None:
 
 def from_locust(parsed: Any) -> LoadOptions:
     """LoadOptions from locust's parsed options (config file, environment and flags merged)."""
-    thresholds = Thresholds(
-        max_fail_ratio=parsed.max_fail_ratio,
-        max_p95_publish_ms=parsed.max_p95_publish_ms,
-        max_p95_e2e_ms=parsed.max_p95_e2e_ms,
-        max_lost=parsed.max_lost,
-    )
-    return LoadOptions(
-        host=parsed.host or "",
-        prometheus_url=parsed.prometheus_url,
-        mode=str(parsed.mode).strip().lower(),
-        users=int(parsed.num_users if parsed.num_users is not None else 1),
-        run_seconds=float(DEFAULT_RUN_SECONDS if parsed.run_time is None else parsed.run_time),
-        arrival_rate=parsed.arrival_rate,
-        think_time=parsed.think_time,
-        mix=parse_mix(parsed.mix),
-        message_bytes=parsed.message_bytes,
-        drain_seconds=parsed.drain_seconds,
-        max_messages=parsed.max_messages,
-        ledger_poll_seconds=parsed.ledger_poll_seconds,
-        thresholds=thresholds,
-    )
+    return options_from({option.name: getattr(parsed, option.parsed_name) for option in OPTIONS})

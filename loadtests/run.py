@@ -22,24 +22,24 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
+from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import stop_group
 from harness.settings import REPO_ROOT
 from harness.targets import Target
 from loadtests.options import (
     MAX_RUN_SECONDS,
+    OPTIONS,
+    PASSED_ON,
     LoadOptionError,
-    LoadOptions,
-    Thresholds,
+    options_from,
     parse_duration,
-    parse_mix,
+    results_dir_of,
 )
 from loadtests.target_session import loopback_target
 
@@ -50,54 +50,16 @@ WEB_PORT = 8089
 MAX_PROCESSES = 8
 DEFAULT_UI_MINUTES = 30.0
 STOP_GRACE_SECONDS = 15.0
-OPTION_ERROR_EXIT = 2
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag gives one line and exit code 2 (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(OPTION_ERROR_EXIT)
-
-
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number in low..high."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
-        return value
-
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(
-        prog="python -m loadtests.run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    """The load options of loadtests.options (default None: only given ones are passed on to
+    locust, so locust.conf keeps the rest), and the runner's own flags."""
+    parser = one_line_parser("python -m loadtests.run", __doc__)
     add = parser.add_argument
     add("--duration", help="load time, e.g. 30s, 2m (default: run-time in locust.conf)")
-    add("--users", type=int, help="users (open model: the most messages in flight)")
-    add("--spawn-rate", type=float, help="users started per second")
-    add("--mode", help="open (constant arrival rate) or closed (users with think time)")
-    add("--arrival-rate", type=float, help="open model: messages per second")
-    add("--think-time", type=float, help="closed model: seconds between a user's messages")
-    add("--mix", help="topic mix in percent, e.g. t1=90,t2=10")
-    add("--message-bytes", type=int, help="JSON body size of each message")
-    add("--drain-seconds", type=float, help="how long to wait for stragglers after the load")
-    add("--max-messages", type=int, help="stop after this many messages")
-    add("--ledger-poll-seconds", type=float, help="ledger reads during the load (0: at the end)")
-    add("--max-fail-ratio", type=float, help="gate: highest publish failure ratio (0..1)")
-    add("--max-p95-publish-ms", type=float, help="gate: highest p95 publish latency")
-    add("--max-p95-e2e-ms", type=float, help="gate: highest p95 end-to-end latency")
-    add("--max-lost", type=int, help="gate: most lost messages")
+    for option in PASSED_ON:
+        add(option.flag, type=option.kind, help=option.help)
     add("--processes", type=int, default=1, help="locust processes (>1: master and workers)")
     add("--results-dir", type=Path, help="default: results/load-<timestamp>")
     add("--ui", action="store_true", help="the web UI on 127.0.0.1:8089 instead of headless")
@@ -106,38 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Runner flag -> locust flag, for the flags passed on only when given.
-PASSED_ON = (
-    ("users", "--users"),
-    ("spawn_rate", "--spawn-rate"),
-    ("mode", "--mode"),
-    ("arrival_rate", "--arrival-rate"),
-    ("think_time", "--think-time"),
-    ("mix", "--mix"),
-    ("message_bytes", "--message-bytes"),
-    ("drain_seconds", "--drain-seconds"),
-    ("max_messages", "--max-messages"),
-    ("ledger_poll_seconds", "--ledger-poll-seconds"),
-    ("max_fail_ratio", "--max-fail-ratio"),
-    ("max_p95_publish_ms", "--max-p95-publish-ms"),
-    ("max_p95_e2e_ms", "--max-p95-e2e-ms"),
-    ("max_lost", "--max-lost"),
-)
-
-
 def check_given(args: argparse.Namespace) -> None:
     """Check the flags given here at once, with the locustfile's own rules; raise one line."""
-    given = {name: getattr(args, name) for name, _ in PASSED_ON if getattr(args, name) is not None}
-    threshold_names = set(Thresholds.__dataclass_fields__)
-    thresholds = Thresholds(**{k: v for k, v in given.items() if k in threshold_names})
-    plain = {k: v for k, v in given.items() if k not in threshold_names and k != "spawn_rate"}
-    if "mode" in plain:
-        plain["mode"] = str(plain["mode"]).strip().lower()
-    if "mix" in plain:
-        plain["mix"] = parse_mix(plain["mix"])
-    if args.duration is not None:
-        plain["run_seconds"] = parse_duration(args.duration)
-    LoadOptions(thresholds=thresholds, **plain).validate()
+    values = {option.name: option.default for option in OPTIONS}
+    values.update(
+        {o.name: getattr(args, o.name) for o in PASSED_ON if getattr(args, o.name) is not None}
+    )
+    values["run_time"] = None if args.duration is None else parse_duration(args.duration)
+    options_from(values).validate()
     if args.spawn_rate is not None and not 0 < args.spawn_rate <= 1000:
         raise LoadOptionError(f"--spawn-rate {args.spawn_rate:g} must be in 0..1000")
     if not 1 <= args.processes <= MAX_PROCESSES:
@@ -162,10 +100,10 @@ class LocustCommand:
                 "--results-dir", str(self.results_dir)]  # fmt: skip
         if self.args.duration is not None:
             argv += ["--run-time", f"{math.ceil(parse_duration(self.args.duration))}s"]
-        for name, flag in PASSED_ON:
-            value = getattr(self.args, name)
+        for option in PASSED_ON:
+            value = getattr(self.args, option.name)
             if value is not None:
-                argv += [flag, str(value)]
+                argv += [option.flag, str(value)]
         argv += self.extra
         if validate_only:
             return [*argv, "--headless", "--validate-only"]
@@ -178,14 +116,15 @@ class LocustCommand:
         return [*argv, "--headless"]
 
 
-def default_results_dir() -> Path:
-    return REPO_ROOT / "results" / time.strftime("load-%Y%m%d-%H%M%S")
-
-
 def validate_merged(command: LocustCommand) -> None:
     """Let the locustfile check config file, environment and flags merged, before any start."""
-    done = subprocess.run(  # noqa: S603 - our own command line
-        command.argv(validate_only=True), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    done = subprocess.run(  # our own command line
+        command.argv(validate_only=True),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
@@ -194,8 +133,11 @@ def validate_merged(command: LocustCommand) -> None:
 
 def run_locust(argv: list[str], limit_seconds: float) -> int:
     """Run locust in its own process group; stop the group on timeout, Ctrl-C or SIGTERM."""
-    child = subprocess.Popen(  # noqa: S603 - our own command line
-        argv, cwd=REPO_ROOT, start_new_session=True, preexec_fn=default_sigint
+    child = subprocess.Popen(
+        argv,
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - the runner starts no threads
     )
     try:
         return child.wait(timeout=limit_seconds)
@@ -269,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_given(args)
         target = loopback_target()
-        results = args.results_dir or default_results_dir()
+        results = results_dir_of(args.results_dir)
         command = LocustCommand(target.service1_url, target.prometheus_url, results, args, extra)
         validate_merged(command)
-    except (LoadOptionError, HarnessError) as err:
+    except HarnessError as err:  # LoadOptionError and SettingsError are HarnessErrors
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT
     raise_on_sigterm()

@@ -16,8 +16,3 @@ def loopback_target() -> Target:
     require_loopback(target.service1_url, "service-1 url")
     require_loopback(target.prometheus_url, "prometheus url")
     return target
-
-
-def started(target: Target) -> Target:
-    """`with started(target):` reads as before; the target's own `with` does the work."""
-    return target

@@ -238,7 +238,7 @@ class K3dTarget(Lifecycle):
                     label_selector=f"app={app_id}",
                     _request_timeout=self.settings.request_timeout_seconds,
                 ).items
-            except Exception as err:  # diagnostics must not raise
+            except Exception as err:  # noqa: BLE001 - diagnostics must not raise
                 tails[app_id] = f"<cannot list pods: {_short(err)}>"
                 continue
             for pod in pods:
@@ -252,7 +252,7 @@ class K3dTarget(Lifecycle):
                             tail_lines=lines,
                             _request_timeout=self.settings.request_timeout_seconds,
                         )
-                    except Exception as err:  # diagnostics must not raise
+                    except Exception as err:  # noqa: BLE001 - diagnostics must not raise
                         tails[key] = f"<cannot read logs: {_short(err)}>"
         return tails
 
@@ -301,7 +301,7 @@ class K3dTarget(Lifecycle):
                 f"k3d cluster {self.context!r} at {host} answered "
                 f"{err.status} {err.reason}; {UP_HINT}"
             ) from None
-        except Exception as err:  # urllib3 connection errors have no common public base
+        except Exception as err:  # noqa: BLE001 - urllib3 connection errors share no base
             raise K3dTargetError(
                 f"k3d cluster unreachable at {host} (context {self.context!r}): "
                 f"{_short(err)}; {UP_HINT}"
@@ -327,7 +327,7 @@ class K3dTarget(Lifecycle):
                 ready = [pod for pod in pods if _has_sidecar(pod) and _is_ready(pod)]
                 if not ready:
                     return f"{app_id} has no ready pod with a {SIDECAR} sidecar"
-        except Exception as err:  # ApiException or a connection error: report, poll again
+        except Exception as err:  # noqa: BLE001 - ApiException or a connection error: poll again
             return _short(err)
         return None
 
@@ -341,7 +341,7 @@ class K3dTarget(Lifecycle):
                 for variable in container.env or []:
                     if variable.name == "T2_DELAY_SECONDS" and variable.value:
                         return float(variable.value)
-        except Exception:  # the default below is what the committed manifest sets
+        except Exception:  # noqa: BLE001 - the default below is what the manifest sets
             pass
         return self.t2_delay_seconds
 

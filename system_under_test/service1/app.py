@@ -23,19 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from system_under_test.common import (
-    EXCEPTION_HANDLERS,
-    ApiError,
-    DaprClient,
-    DaprError,
-    configure_logging,
-    make_http_client,
-    metrics_response,
-    new_traceparent,
-    read_json_object,
-    requires_app_token,
-    settings_or_exit,
-)
+from system_under_test.common.bodies import read_json_object
+from system_under_test.common.daprd import DaprClient, make_http_client
+from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError, DaprError
+from system_under_test.common.metrics import metrics_response
+from system_under_test.common.settings import configure_logging, settings_or_exit
+from system_under_test.common.tokens import new_traceparent, requires_app_token
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
@@ -81,13 +74,13 @@ class Service1Metrics:
 
 @dataclass
 class Service1:
-    """What handlers need; `dapr` and `ledger` exist while the app is running (lifespan)."""
+    """What handlers need; `daprd` and `ledger` exist while the app is running (lifespan)."""
 
     settings: Service1Settings
     transport: httpx.AsyncBaseTransport | None = None
     metrics: Service1Metrics = field(default_factory=Service1Metrics)
     dapr: DaprClient | None = None
-    ledger: Ledger | None = None
+    opened_ledger: Ledger | None = None
 
     @classmethod
     def of(cls, request: Request) -> Service1:
@@ -100,9 +93,9 @@ class Service1:
         return self.dapr
 
     @property
-    def records(self) -> Ledger:
-        assert self.ledger is not None, "service-1 is not running (lifespan not entered)"
-        return self.ledger
+    def ledger(self) -> Ledger:
+        assert self.opened_ledger is not None, "service-1 is not running (lifespan not entered)"
+        return self.opened_ledger
 
 
 # --- publishing -----------------------------------------------------------------------------
@@ -257,7 +250,7 @@ async def handle_delivery(
     except RejectedDelivery as rejected:
         return reject(service, rejected, request, topic, route, received_at)
 
-    ledger = service.records
+    ledger = service.ledger
     attempt = ledger.received(delivery_of(event, topic, route, received_at))
     response: Response
     try:
@@ -298,7 +291,7 @@ def reject(
     received_at: float,
 ) -> Response:
     delivery = rejected_delivery_of(rejected, request, topic, route, received_at)
-    service.records.rejected(delivery, rejected.error)
+    service.ledger.rejected(delivery, rejected.error)
     service.metrics.deliveries.labels(topic, "REJECTED").inc()
     log.warning("rejected delivery %s on %s: %s", delivery.event_id, topic, rejected.error)
     return JSONResponse({"status": "DROP", "error": rejected.error})
@@ -317,13 +310,13 @@ def required_run(request: Request) -> str:
 async def ledger_records(request: Request) -> Response:
     run = required_run(request)
     # A big run takes a while to fold: off the event loop, so deliveries keep flowing.
-    records = await asyncio.to_thread(Service1.of(request).records.records, run)
+    records = await asyncio.to_thread(Service1.of(request).ledger.records, run)
     return JSONResponse({"run": run, "records": records})
 
 
 async def ledger_summary(request: Request) -> Response:
     run = required_run(request)
-    return JSONResponse(await asyncio.to_thread(Service1.of(request).records.summary, run))
+    return JSONResponse(await asyncio.to_thread(Service1.of(request).ledger.summary, run))
 
 
 # --- state, pings, health, metrics ----------------------------------------------------------
@@ -422,11 +415,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             settings.dapr_timeout_seconds,
             service.transport,
         ) as http:
-            service.dapr, service.ledger = DaprClient(http), ledger
+            service.dapr, service.opened_ledger = DaprClient(http), ledger
             log.info("up: daprd %s, ledger %s", settings.dapr_http_endpoint, settings.ledger_path)
             yield
     finally:
-        service.dapr, service.ledger = None, None
+        service.dapr, service.opened_ledger = None, None
         checkpoints.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checkpoints

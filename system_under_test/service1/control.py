@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from system_under_test.common import shorten
+from system_under_test.common.bodies import shorten
 
 ANSWERS = ("RETRY", "DROP", "404", "500")
 MAX_TIMES = 1000

@@ -13,13 +13,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from system_under_test.common import (
+from system_under_test.common.bodies import (
     CLOUDEVENT_JSON_TYPES,
-    ApiError,
     parse_json,
     read_body,
     require_content_type,
 )
+from system_under_test.common.errors import ApiError
 from system_under_test.service1.ledger import Delivery
 
 ENVELOPE_KEYS = ("source", "type", "specversion", "datacontenttype", "topic", "pubsubname")

@@ -5,11 +5,12 @@ restart in the middle of a handler still leaves the arrival on record. `records(
 rows into the contract's shape: one record per (CloudEvent id, topic).
 
 Writes run inline on the event loop: in WAL mode with synchronous=NORMAL a commit appends to
-the WAL without fsync, which costs tens of microseconds (see ledger_bench) -- about what handing
-the write to a thread and back would cost. The WAL checkpoint is what syncs to disk (ms, tens
-of ms on a busy disk), so the writer never checkpoints by itself: the app calls `checkpoint()`
-from a worker thread every second. Reading a whole run can take a second for 100k records, so
-`records` and `summary` open their own read connection and are meant for a worker thread too.
+the WAL without fsync, which costs tens of microseconds (loadtests/bench_ledger.py measures
+it) -- about what handing the write to a thread and back would cost. The WAL checkpoint is
+what syncs to disk (ms, tens of ms on a busy disk), so the writer never checkpoints by itself:
+the app calls `checkpoint()` from a worker thread every second. Reading a whole run can take
+a second for 100k records, so `records` and `summary` open their own read connection and are
+meant for a worker thread too.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from system_under_test.common import (
+from system_under_test.common.settings import (
     SettingsError,
     dapr_http_endpoint,
     env_float,

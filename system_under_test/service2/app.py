@@ -21,18 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from system_under_test.common import (
-    CLOUDEVENT_JSON_TYPES,
-    EXCEPTION_HANDLERS,
-    ApiError,
-    DaprClient,
-    configure_logging,
-    make_http_client,
-    metrics_response,
-    read_json_object,
-    requires_app_token,
-    settings_or_exit,
-)
+from system_under_test.common.bodies import CLOUDEVENT_JSON_TYPES, read_json_object
+from system_under_test.common.daprd import DaprClient, make_http_client
+from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError
+from system_under_test.common.metrics import metrics_response
+from system_under_test.common.settings import configure_logging, settings_or_exit
+from system_under_test.common.tokens import requires_app_token
 from system_under_test.service2.settings import Service2Settings
 
 log = logging.getLogger("service-2")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from system_under_test.common import (
+from system_under_test.common.settings import (
     dapr_http_endpoint,
     env_float,
     env_int,

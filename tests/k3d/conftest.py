@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from k3d.validate import REPO_ROOT, Validator
+from harness.settings import REPO_ROOT
+from k3d.validate.validator import Validator
 
 
 @pytest.fixture(scope="session")

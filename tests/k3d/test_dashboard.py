@@ -17,7 +17,7 @@ from k3d.dashboard import (
     load_dashboard,
     promql_problems,
 )
-from k3d.validate import Validator
+from k3d.validate.validator import Validator
 
 pytestmark = pytest.mark.k3d
 

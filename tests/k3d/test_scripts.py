@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from k3d.validate import REPO_ROOT
+from harness.settings import REPO_ROOT
 
 pytestmark = pytest.mark.k3d
 
@@ -128,6 +128,7 @@ def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env=env,
         cwd=REPO_ROOT,
         timeout=120,
+        check=False,
     )
 
 
@@ -310,6 +311,7 @@ def test_scripts_work_from_any_directory(stubs: Stubs, tmp_path: Path) -> None:
         env=stubs.env(),
         cwd=tmp_path,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 

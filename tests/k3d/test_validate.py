@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from k3d.validate import (
-    REPO_ROOT,
-    Validator,
-    crd_schema_to_jsonschema,
-    main,
-    parse_duration,
-)
+from harness.settings import REPO_ROOT
+from k3d.validate.cli import main
+from k3d.validate.dapr_resources import crd_schema_to_jsonschema
+from k3d.validate.helm_values import parse_duration
+from k3d.validate.validator import Validator
+from k3d.validate.workflow import required_commands
 
 pytestmark = pytest.mark.k3d
 
@@ -62,12 +61,13 @@ def test_every_kind_of_file_is_checked() -> None:
 
 def test_cli_prints_one_line_per_file() -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "k3d" / "validate.py")],
+        [sys.executable, "-m", "k3d.validate"],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         env=os.environ.copy(),
         timeout=600,
+        check=False,
     )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -356,8 +356,6 @@ def test_run_blocks_are_shellchecked(k3d_copy: Validator) -> None:
 
 
 def test_workflow_env_step_counts_for_required_commands() -> None:
-    from k3d.validate import _required_commands
-
     steps: list[dict[str, Any]] = [
         {"run": "k3d/up.sh"},
         {"run": "tox -e e2e", "env": {"E2E_TARGET": "k3d"}},
@@ -365,7 +363,7 @@ def test_workflow_env_step_counts_for_required_commands() -> None:
         {"run": "kubectl logs -l app=x -c daprd"},
         {"run": "./k3d/down.sh"},
     ]
-    assert _required_commands([("step", step) for step in steps]) == []
+    assert required_commands([("step", step) for step in steps]) == []
 
 
 # --- helm values ---

@@ -17,7 +17,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
-from system_under_test.common import SettingsError, settings_or_exit
+from system_under_test.common.settings import SettingsError, settings_or_exit
 from system_under_test.service1 import app as service1_module
 from system_under_test.service1.app import create_app
 from system_under_test.service1.settings import Service1Settings
@@ -107,7 +107,7 @@ def ledger(client: TestClient, run: str) -> list[dict[str, Any]]:
 def newest_rows(client: TestClient) -> list[dict[str, Any]]:
     app = client.app
     assert isinstance(app, Starlette)
-    return app.state.deps.records.last_attempts()
+    return app.state.deps.ledger.last_attempts()
 
 
 # --- settings -------------------------------------------------------------------------------

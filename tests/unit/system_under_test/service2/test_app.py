@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.exceptions import StarletteDeprecationWarning
 
-from system_under_test.common import SettingsError
+from system_under_test.common.settings import SettingsError
 from system_under_test.service2 import app as service2_module
 from system_under_test.service2.app import ReceivedCalls, create_app
 from system_under_test.service2.settings import Service2Settings

@@ -1,4 +1,4 @@
-"""How long recording one delivery takes: python -m system_under_test.service1.ledger_bench
+"""How long service-1's ledger takes to record one delivery: python -m loadtests.bench_ledger
 
 A record is what the t1/t2 handlers do per delivery: `received` (insert) then `answered`
 (update), each its own commit in WAL mode with synchronous=NORMAL, on a file in a temp dir,
@@ -8,13 +8,14 @@ The target is well under 1 ms per record, so the ledger can stay inline on the e
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
+from harness.arguments import bounded_int, one_line_parser
 from system_under_test.service1.ledger import Delivery, Ledger
 
 ENVELOPE = {
@@ -57,9 +58,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
+def main(argv: list[str] | None = None) -> int:
+    parser = one_line_parser("python -m loadtests.bench_ledger", __doc__)
+    parser.add_argument("--records", type=bounded_int(1, 1_000_000), default=10_000)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as workdir:
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         f"p99.9 {percentile(durations, 0.999) * 1e6:.0f} µs, max {durations[-1] * 1e6:.0f} µs"
     )
     print(f"ledger: GET /ledger folding {len(records)} records took {query_seconds:.3f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""argparse pieces every command line of the suite shares: bad input is one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from typing import NoReturn
+
+# Exit code of a command line refused before anything started (argparse's own code).
+OPTION_ERROR_EXIT = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gives one line and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(OPTION_ERROR_EXIT)
+
+
+def one_line_parser(
+    prog: str, doc: str | None, whole_numbers: Mapping[str, tuple[int, int, int]] | None = None
+) -> OneLineParser:
+    """A OneLineParser whose --help shows the module's docstring as written, with the
+    whole-number flags {flag: (lowest, highest, default)}."""
+    parser = OneLineParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for flag, (low, high, default) in (whole_numbers or {}).items():
+        parser.add_argument(
+            flag, type=bounded_int(low, high), default=default, help=f"{low}..{high}"
+        )
+    return parser
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in low..high."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+
+    return parse

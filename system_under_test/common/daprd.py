@@ -1,0 +1,98 @@
+"""The client of the service's own daprd sidecar: the few HTTP APIs the services call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from system_under_test.common.bodies import parse_json
+from system_under_test.common.errors import ApiError, DaprError
+from system_under_test.common.tokens import TOKEN_HEADER
+
+
+def make_http_client(
+    endpoint: str,
+    dapr_api_token: str,
+    timeout_seconds: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one pooled client an app keeps for its daprd; tests pass a MockTransport."""
+    return httpx.AsyncClient(
+        base_url=endpoint,
+        headers={TOKEN_HEADER: dapr_api_token} if dapr_api_token else {},
+        timeout=timeout_seconds,
+        transport=transport,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        trust_env=False,  # daprd is a sidecar on loopback: never route it through a proxy
+    )
+
+
+class DaprClient:
+    """The few daprd HTTP APIs the services use, each failure raised as DaprError."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def _send(self, action: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, url, **kwargs)
+        except httpx.HTTPError as err:
+            raise DaprError(action, None, None, f"{type(err).__name__}: {err}") from err
+        if not response.is_success:
+            raise DaprError.from_response(action, response)
+        return response
+
+    async def publish(
+        self, pubsub: str, topic: str, payload: Any, headers: Mapping[str, str]
+    ) -> None:
+        await self._send(
+            f"publish to {pubsub}/{topic}",
+            "POST",
+            f"/v1.0/publish/{pubsub}/{topic}",
+            json=payload,
+            headers=dict(headers),
+        )
+
+    async def invoke(
+        self,
+        app_id: str,
+        method: str,
+        *,
+        http_method: str = "POST",
+        payload: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        action = f"invoke {app_id}/{method}"
+        extra: dict[str, Any] = {} if payload is None else {"json": payload}
+        response = await self._send(
+            action,
+            http_method,
+            f"/v1.0/invoke/{app_id}/method/{method}",
+            headers=dict(headers or {}),
+            **extra,
+        )
+        return _json_answer(action, response)
+
+    async def get_state(self, store: str, key: str) -> Any:
+        action = f"read {store}/{key}"
+        response = await self._send(action, "GET", f"/v1.0/state/{store}/{key}")
+        return _json_answer(action, response)
+
+    async def save_state(self, store: str, key: str, value: Any) -> None:
+        items = [{"key": key, "value": value}]
+        await self._send(f"save {store}/{key}", "POST", f"/v1.0/state/{store}", json=items)
+
+    async def delete_state(self, store: str, key: str) -> None:
+        await self._send(f"delete {store}/{key}", "DELETE", f"/v1.0/state/{store}/{key}")
+
+
+def _json_answer(action: str, response: httpx.Response) -> Any:
+    """The JSON in a daprd answer; an empty body (204, missing state) is None."""
+    if not response.content:
+        return None
+    try:
+        return parse_json(response.content)
+    except ApiError as err:
+        raise DaprError(action, response.status_code, None, err.error) from None

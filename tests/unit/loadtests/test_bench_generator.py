@@ -1,0 +1,46 @@
+"""The generator benchmark's reading of wrk: its output and its Lua script."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.bench_generator import build_bench_parser, parse_wrk, wrk_script
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:6060
+  1 threads and 10 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    52.10ms   30.00ms 210.00ms   70.00%
+    Req/Sec   190.00     20.00   230.00     70.00%
+  Latency Distribution
+     50%   47.02ms
+     75%   60.00ms
+     90%   90.00ms
+     99%  210.92ms
+  1905 requests in 10.01s, 500.00KB read
+  Non-2xx or 3xx responses: 5
+Requests/sec:    190.31
+Transfer/sec:     49.95KB
+"""
+
+
+def test_wrk_output_is_read() -> None:
+    achieved = parse_wrk(WRK_OUTPUT)
+    assert achieved.ok_requests == 1900
+    assert achieved.seconds == pytest.approx(10.01)
+    assert achieved.rate == pytest.approx(1900 / 10.01)
+    assert "p50 47.020 ms" in achieved.detail and "non-2xx 5" in achieved.detail
+
+
+def test_the_wrk_script_posts_t1_messages() -> None:
+    script = wrk_script("bench-wrk-1", 256)
+    assert 'wrk.format(nil, "/publish/t1", nil, body)' in script
+    assert '"run":"bench-wrk-1"' in script
+
+
+def test_the_benchmark_refuses_an_unbounded_run_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_bench_parser().parse_args(["--seconds", "3600"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: argument --seconds: 3600 is not in 3..60\n"
