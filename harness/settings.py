@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.tokens import tokens_enabled
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DAPR_VERSION = "1.18.3"
 EPHEMERAL_PORT_START = 32768
@@ -78,6 +80,7 @@ class StackSettings:
     service1_app: str = "system_under_test.service1.app:app"
     service2_app: str = "system_under_test.service2.app:app"
     dapr_config: Path | None = None  # None: system_under_test/resources/config.yaml
+    tokens: bool = True  # HARNESS_TOKENS=off: a tokenless stack (harness/tokens.py)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -103,6 +106,7 @@ class StackSettings:
             dapr_config=Path(env["HARNESS_DAPR_CONFIG"])
             if env.get("HARNESS_DAPR_CONFIG")
             else None,
+            tokens=tokens_enabled(env),
         )
         settings.validate()
         return settings

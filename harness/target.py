@@ -14,6 +14,7 @@ from harness.local_stack import LocalStack
 from harness.processes import group_alive, tail
 from harness.settings import StackSettings
 from harness.supervisor import running_state
+from harness.tokens import StackTokens, read_tokens
 
 
 class Target(Protocol):
@@ -22,6 +23,8 @@ class Target(Protocol):
     service2_url: str
     prometheus_url: str
     daprd_metrics_urls: dict[str, str]
+    daprd_http_urls: dict[str, str]  # daprd's API where the target exposes it, else empty
+    tokens: StackTokens  # known once started; none when the target runs without tokens
     t2_delay_seconds: float
 
     def start(self) -> None: ...
@@ -50,7 +53,12 @@ class LocalTarget:
             "service-1": f"{s.url(s.sidecar1.metrics)}/metrics",
             "service-2": f"{s.url(s.sidecar2.metrics)}/metrics",
         }
+        self.daprd_http_urls = {
+            "service-1": s.url(s.sidecar1.http),
+            "service-2": s.url(s.sidecar2.http),
+        }
         self.t2_delay_seconds = s.t2_delay_seconds
+        self.tokens = StackTokens()
         self.owned: LocalStack | None = None
 
     def start(self) -> None:
@@ -59,10 +67,12 @@ class LocalTarget:
             if state.status != "ready":
                 raise HarnessError("a local stack is starting; wait for `up` to finish")
             self.t2_delay_seconds = state.t2_delay_seconds
+            self.tokens = read_tokens(self.settings.run_dir)
             return
         stack = LocalStack(self.settings)
         stack.start()
         self.owned = stack
+        self.tokens = stack.tokens
 
     def stop(self) -> None:
         if self.owned is not None:

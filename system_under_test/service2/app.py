@@ -33,7 +33,9 @@ from system_under_test.common import (
     requires_app_token,
     settings_or_exit,
 )
+from system_under_test.service2.openapi import openapi
 from system_under_test.service2.settings import Service2Settings
+from system_under_test.suite_token import requires_suite_token
 
 log = logging.getLogger("service-2")
 
@@ -92,12 +94,18 @@ class Service2:
 
 
 def run_and_seq(body: dict[str, Any]) -> tuple[str | None, int | None]:
-    """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message."""
+    """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message.
+
+    Either may be missing; present with the wrong type, the message is wrong and the call is
+    refused with 422, which tells service-1 that a retry would be refused the same way.
+    """
     wrapped = body.get("message")
     message: dict[str, Any] = wrapped if isinstance(wrapped, dict) else body
     run, seq = message.get("run"), message.get("seq")
-    run = run if isinstance(run, str) else None
-    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    if run is not None and not isinstance(run, str):
+        raise ApiError(422, "field 'run' must be a string")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise ApiError(422, "field 'seq' must be an integer")
     return run, seq
 
 
@@ -139,6 +147,7 @@ async def get_state(request: Request) -> Response:
     return JSONResponse({"key": settings.state_key, "value": value})
 
 
+@requires_suite_token
 async def save_state(request: Request) -> Response:
     service = Service2.of(request)
     settings = service.settings
@@ -166,6 +175,7 @@ routes = [
     Route("/state", save_state, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
 ]
 
 

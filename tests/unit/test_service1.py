@@ -432,6 +432,43 @@ def test_t1_answers_retry_when_service2_fails(
     assert ledger(client, run)[0]["answers"] == ["RETRY"]
 
 
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+def test_t1_answers_drop_at_once_when_service2_refuses_the_message(
+    client: TestClient, daprd: FakeDaprd, run: str, status: int
+) -> None:
+    refused = httpx.Response(status, json={"error": "body must be a JSON object, got str"})
+    daprd.apps["service-2"] = lambda method, request: refused
+    response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+    assert response.status_code == 200
+    assert response.json()["status"] == "DROP"
+    assert response.json()["error"].startswith(
+        f"service-2 refused the message: invoke service-2/t1: daprd answered {status}: "
+    )
+    assert "statestore" not in daprd.state
+    assert ledger(client, run)[0]["answers"] == ["DROP"]
+
+
+def test_t1_answers_retry_when_daprd_itself_refuses_the_invocation(
+    client: TestClient, daprd: FakeDaprd, run: str
+) -> None:
+    # A Dapr errorCode means daprd refused (token, access policy): not the message's fault.
+    daprd.fail("invoke", 403, "ERR_DIRECT_INVOKE", "access denied")
+    response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+    assert response.json()["status"] == "RETRY"
+    assert ledger(client, run)[0]["answers"] == ["RETRY"]
+
+
+def test_t1_answers_retry_when_service2_is_unreachable(tmp_path: Path, run: str) -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, httpx.MockTransport(unreachable))) as client:
+        response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+        assert response.json()["status"] == "RETRY"
+        assert ledger(client, run)[0]["answers"] == ["RETRY"]
+
+
 def test_t1_answers_retry_when_the_state_store_fails(
     client: TestClient, daprd: FakeDaprd, run: str
 ) -> None:
@@ -735,6 +772,54 @@ def test_app_token_does_not_guard_the_test_api(guarded_client: TestClient) -> No
     assert guarded_client.post("/publish/t1", json={"run": "r", "seq": 1}).status_code == 200
     assert guarded_client.get("/healthz").status_code == 200
     assert guarded_client.get("/ledger", params={"run": "r"}).status_code == 200
+
+
+@pytest.fixture
+def suite_guarded_client(tmp_path: Path, daprd: FakeDaprd) -> Iterator[TestClient]:
+    settings = make_settings(tmp_path, suite_api_token="suite-secret", app_api_token="app-secret")
+    with TestClient(create_app(settings, daprd.transport)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("token", [None, "wrong", "app-secret"])
+def test_suite_token_guards_what_changes_something(
+    suite_guarded_client: TestClient, daprd: FakeDaprd, run: str, token: str | None
+) -> None:
+    headers = {} if token is None else {"suite-api-token": token}
+    client = suite_guarded_client
+    for response in (
+        client.post("/publish/t1", json={"run": run, "seq": 1}, headers=headers),
+        client.post("/state", json={"value": 1}, headers=headers),
+        client.delete("/state", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.json() == {"error": "missing or wrong suite-api-token header"}
+    assert daprd.published == [] and daprd.requests == []
+
+
+def test_suite_token_lets_the_suite_in_and_reads_stay_open(
+    suite_guarded_client: TestClient, daprd: FakeDaprd, run: str
+) -> None:
+    client = suite_guarded_client
+    token = {"suite-api-token": "suite-secret"}
+    assert client.post("/publish/t1", json={"run": run, "seq": 1}, headers=token).status_code == 200
+    assert client.post("/state", json={"value": 1}, headers=token).status_code == 200
+    assert client.delete("/state", headers=token).status_code == 200
+    for path in ("/ledger?run=r", "/ledger/summary?run=r", "/state", "/healthz", "/ping"):
+        assert client.get(path).status_code == 200, path
+    # the suite token is not the app token: it cannot forge a delivery
+    forged = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}), token)
+    assert forged.status_code == 401
+
+
+def test_openapi_document_lists_every_route(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    app = client.app
+    assert isinstance(app, Starlette)
+    served = {route.path for route in app.routes} - {"/metrics", "/openapi.json"}
+    assert set(document["paths"]) == served
+    assert document["paths"]["/publish/{topic}"]["post"]["security"] == [{"suiteToken": []}]
+    assert document["paths"]["/t1"]["post"]["security"] == [{"appToken": []}]
 
 
 def test_dapr_token_goes_with_every_daprd_call(tmp_path: Path, run: str) -> None:
