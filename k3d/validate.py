@@ -38,6 +38,7 @@ import yaml
 
 from harness.settings import DEFAULT_DAPR_VERSION
 from k3d.dashboard import check_dashboard
+from k3d.pod_security import pod_security_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAPR_MODULE = "github.com/dapr/dapr"
@@ -336,7 +337,7 @@ class Validator:
             if str(doc["apiVersion"]).startswith("dapr.io/"):
                 found += self.dapr_resource_problems(doc)
             else:
-                found += self.kubernetes_problems(doc)
+                found += self.kubernetes_problems(doc) + pod_security_problems(doc)
             problems += [f"{label}: {problem}" for problem in found]
         return problems
 
