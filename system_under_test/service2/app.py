@@ -96,17 +96,23 @@ class Service2:
 def run_and_seq(body: dict[str, Any]) -> tuple[str | None, int | None]:
     """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message.
 
-    Either may be missing; present with the wrong type, the message is wrong and the call is
-    refused with 422, which tells service-1 that a retry would be refused the same way.
+    Either may be missing; present with the wrong type (at either level), the message is wrong
+    and the call is refused with 422, which tells service-1 that a retry would be refused too.
     """
     wrapped = body.get("message")
-    message: dict[str, Any] = wrapped if isinstance(wrapped, dict) else body
-    run, seq = message.get("run"), message.get("seq")
+    if wrapped is not None and not isinstance(wrapped, dict):
+        raise ApiError(422, "field 'message' must be an object")
+    for level in (body, wrapped or {}):
+        check_run_and_seq(level.get("run"), level.get("seq"))
+    message: dict[str, Any] = body if wrapped is None else wrapped
+    return message.get("run"), message.get("seq")
+
+
+def check_run_and_seq(run: Any, seq: Any) -> None:
     if run is not None and not isinstance(run, str):
         raise ApiError(422, "field 'run' must be a string")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise ApiError(422, "field 'seq' must be an integer")
-    return run, seq
 
 
 @requires_app_token

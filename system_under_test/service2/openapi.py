@@ -1,4 +1,4 @@
-"""service-2's routes as an OpenAPI 3.0 document, served at GET /openapi.json.
+"""service-2's routes as an OpenAPI 3.1 document, served at GET /openapi.json.
 
 Written beside the routes (app.py); every refusal is a JSON `{"error": ...}` with a 4xx
 status. The fuzz check (tests/fuzz) generates its bad input from it.
@@ -13,10 +13,12 @@ from starlette.responses import JSONResponse, Response
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 MESSAGE = {
-    "type": "object",
-    "properties": {"run": {"type": "string"}, "seq": {"type": "integer"}},
+    "type": ["object", "null"],  # null counts as absent, here and in the fields
+    "properties": {"run": {"type": ["string", "null"]}, "seq": {"type": ["integer", "null"]}},
 }
 ANYTHING = {"type": "object"}
+# service-1's wrapped message {"messageType", "message": {...}}, or a bare message
+T1_BODY = {"type": "object", "properties": {**MESSAGE["properties"], "message": MESSAGE}}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +33,7 @@ def _answers(*refusals: int) -> dict[str, Any]:
 
 
 DOCUMENT: dict[str, Any] = {
-    "openapi": "3.0.3",
+    "openapi": "3.1.0",
     "info": {"title": "service-2", "version": "1"},
     "paths": {
         "/t1": {
@@ -41,15 +43,8 @@ DOCUMENT: dict[str, Any] = {
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "messageType": {"type": "string"},
-                                    "message": MESSAGE,
-                                },
-                            }
-                        }
+                        "application/json": {"schema": T1_BODY},
+                        "application/cloudevents+json": {"schema": T1_BODY},
                     },
                 },
                 "responses": _answers(400, 401, 413, 415, 422),

@@ -289,6 +289,8 @@ def test_publish_with_daprd_down_is_502(tmp_path: Path) -> None:
         (b'{"padding": [-2e999]}', JSON_CT, 400, "malformed JSON: number -2e999 is out of"),
         (b'{"run": "\\ud800"}', JSON_CT, 400, "malformed JSON: 'utf-8' codec"),
         (b"\xff\xfe{", JSON_CT, 400, "malformed JSON"),
+        ('{"run": "r"}'.encode("utf-16"), JSON_CT, 400, "malformed JSON: 'utf-8' codec"),
+        (b'{"run": "a", "run": "b"}', JSON_CT, 400, "malformed JSON: key 'run' appears twice"),
         (b"[" * 10_000 + b"]" * 10_000, JSON_CT, 400, "malformed JSON: maximum recursion"),
         (b'{"run": 5}', JSON_CT, 400, "field 'run' must be a string"),
         (b'{"seq": "5"}', JSON_CT, 400, "field 'seq' must be an integer"),
@@ -411,6 +413,21 @@ def test_t1_takes_the_traceparent_from_the_envelope_without_header(
     invoke = next(r for r in daprd.requests if r.url.path.startswith("/v1.0/invoke"))
     assert invoke.headers["traceparent"] == TRACEPARENT
     assert invoke.headers["tracestate"] == "vendor=1"
+
+
+@pytest.mark.parametrize(
+    "traceparent", ["\u00e4\u00f6", "00-zz-yy-01", "x" * 5000, "00-" + "a" * 32 + "-" + "b" * 16]
+)
+def test_t1_passes_on_only_a_w3c_traceparent(
+    client: TestClient, daprd: FakeDaprd, run: str, traceparent: str
+) -> None:
+    # It goes on as a header: text that is not a traceparent broke the invocation (a 500).
+    event = cloud_event({"run": run, "seq": 1})
+    event["traceparent"], event["tracestate"] = traceparent, "\u00e4=1"
+    assert deliver(client, "/t1", event).json() == {"status": "SUCCESS"}
+    invoke = next(r for r in daprd.requests if r.url.path.startswith("/v1.0/invoke"))
+    assert "traceparent" not in invoke.headers and "tracestate" not in invoke.headers
+    assert ledger(client, run)[0]["traceparent"] is None
 
 
 def test_t1_accepts_plain_application_json(client: TestClient, run: str) -> None:

@@ -112,10 +112,12 @@ def test_t1_reads_a_bare_message_too(client: TestClient) -> None:
         ({"run": 7, "seq": 1}, "field 'run' must be a string"),
         ({"run": "r", "seq": "1"}, "field 'seq' must be an integer"),
         ({"run": "r", "seq": True}, "field 'seq' must be an integer"),
+        ("text", "field 'message' must be an object"),
+        ([1], "field 'message' must be an object"),
     ],
 )
 def test_t1_refuses_a_message_with_wrong_types_as_422(
-    client: TestClient, message: dict[str, Any], error: str
+    client: TestClient, message: Any, error: str
 ) -> None:
     response = call_t1(client, {"messageType": "t1", "message": message})
     assert (response.status_code, response.json()) == (422, {"error": error})
