@@ -1,9 +1,9 @@
 """service-1's routes as an OpenAPI 3.1 document, served at GET /openapi.json.
 
 Written beside the routes (app.py) rather than generated, so that it states the contract of
-docs/architecture.md: which body each route takes (null counts as absent), which token guards it, and that every
-refusal is a JSON `{"error": ...}` with a 4xx status. The fuzz check (tests/fuzz) generates
-its bad input from it.
+docs/architecture.md: which body each route takes (a null field counts as absent), which
+token guards it, and that every refusal is a JSON `{"error": ...}` with a 4xx status. The
+fuzz run (fuzz/) generates its bad input from it.
 """
 
 from __future__ import annotations

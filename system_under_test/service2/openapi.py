@@ -1,7 +1,7 @@
 """service-2's routes as an OpenAPI 3.1 document, served at GET /openapi.json.
 
 Written beside the routes (app.py); every refusal is a JSON `{"error": ...}` with a 4xx
-status. The fuzz check (tests/fuzz) generates its bad input from it.
+status. The fuzz run (fuzz/) generates its bad input from it.
 """
 
 from __future__ import annotations
