@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
-MESSAGE = {
+MESSAGE: dict[str, Any] = {
     "type": ["object", "null"],  # null counts as absent, here and in the fields
     "properties": {"run": {"type": ["string", "null"]}, "seq": {"type": ["integer", "null"]}},
 }
