@@ -20,6 +20,7 @@ from harness.metrics import PrometheusMetrics, Series
 from harness.targets import Target, TargetStartError, open_target
 
 SCOREBOARD = Scoreboard()
+TOKENS_MODE: list[str] = []  # the line the summary prints about the target's tokens
 
 
 class RecordingMetrics(PrometheusMetrics):
@@ -44,7 +45,17 @@ def target() -> Iterator[Target]:
             raise pytest.fail.Exception(exc.report(), pytrace=False) from None
         except HarnessError as exc:  # a bad setting: nothing was started
             raise pytest.fail.Exception(str(exc), pytrace=False) from None
+        TOKENS_MODE[:] = [tokens_mode_line(chosen)]
         yield chosen
+
+
+def tokens_mode_line(target: Target) -> str:
+    if target.tokens.enabled:
+        return (
+            f"api tokens: on ({target.name} target: Dapr API token, app token and suite token "
+            "required; values never printed)"
+        )
+    return f"api tokens: off ({target.name} target runs without tokens; HARNESS_TOKENS=off)"
 
 
 @pytest.fixture(autouse=True)
@@ -58,9 +69,20 @@ def target_alive(request: pytest.FixtureRequest, target: Target) -> None:
 
 @pytest.fixture(scope="session")
 def suite(target: Target) -> Iterator[SuiteClient]:
-    client = SuiteClient(target.service1_url, target.service2_url)
+    client = SuiteClient(
+        target.service1_url, target.service2_url, headers=target.tokens.suite_headers()
+    )
     yield client
     client.close()
+
+
+@pytest.fixture
+def service1_daprd(target: Target) -> str:
+    """service-1's daprd API, for checks that publish around service-1 or test its token."""
+    url = target.daprd_http_urls.get("service-1")
+    if not url:
+        pytest.skip(f"the {target.name} target does not expose daprd's HTTP API")
+    return url
 
 
 @pytest.fixture
@@ -92,6 +114,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TOKENS_MODE:
+        terminalreporter.section("api tokens")
+        terminalreporter.write_line(TOKENS_MODE[0])
     if SCOREBOARD.rows or SCOREBOARD.deltas:
         terminalreporter.section("dapr pub/sub e2e summary")
         for line in SCOREBOARD.lines():

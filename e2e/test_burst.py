@@ -17,7 +17,7 @@ PER_TOPIC = 500
 CONCURRENCY = 32
 
 
-async def publish_all(url: str, run: str) -> list[int]:
+async def publish_all(url: str, run: str, headers: dict[str, str]) -> list[int]:
     """Publish PER_TOPIC messages on t1 and on t2; return the failed status codes."""
     gate = asyncio.Semaphore(CONCURRENCY)
     no_delay = {"delay_seconds": 0}  # t2 otherwise waits the tutorial's 10 s per message
@@ -29,7 +29,9 @@ async def publish_all(url: str, run: str) -> list[int]:
         async with gate:
             return (await client.post(f"/publish/{topic}", json=body)).status_code
 
-    async with httpx.AsyncClient(base_url=url, timeout=30, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=30, trust_env=False, headers=headers
+    ) as client:
         jobs = [
             one(client, topic, seq) for seq in range(1, PER_TOPIC + 1) for topic in ("t1", "t2")
         ]
@@ -45,7 +47,7 @@ def all_succeeded(records: Records) -> bool:
 
 def test_burst_over_both_topics_is_fully_accounted_for(target, suite, scoreboard):
     run = new_run_id("burst")
-    failed = asyncio.run(publish_all(target.service1_url, run))
+    failed = asyncio.run(publish_all(target.service1_url, run, target.tokens.suite_headers()))
     assert failed == [], f"{len(failed)} publishes failed: {sorted(set(failed))}"
     records = suite.ledger.wait_for(run, all_succeeded, timeout=90)
     verdicts = [delivery_verdict(topic, range(1, PER_TOPIC + 1), records) for topic in ("t1", "t2")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from harness.ledger import Records, new_run_id
@@ -113,3 +114,27 @@ def test_redelivery_does_not_outrun_the_policy(suite):
     records = suite.ledger.wait_for(run, lambda rs: False, timeout=1.5)
     (on_t1,) = [r for r in records if r["topic"] == "t1"]
     assert on_t1["count"] == ATTEMPTS, on_t1["answers"]
+
+
+def test_service2_refusal_is_dropped_after_one_attempt(target, suite, service1_daprd):
+    """A message service-2 refuses with 4xx can never succeed: DROP at once, no retries.
+
+    Published straight to daprd (as an SDK user would), with a `seq` that is not a number,
+    which service-1's publish API would have refused and service-2 answers with 422.
+    """
+    run = new_run_id("refused")
+    published = httpx.post(
+        f"{service1_daprd}/v1.0/publish/messagebus/t1",
+        json={"messageType": "t1", "message": {"run": run, "seq": "one"}},
+        headers=target.tokens.dapr_headers(),
+        trust_env=False,
+    )
+    assert published.status_code == 204, published.text
+    dropped = Case("", {}, ["DROP"], True, {})
+    suite.ledger.wait_for(run, settled(dropped), timeout=15)
+    records = suite.ledger.wait_for(run, lambda rs: False, timeout=1.5)  # no retry follows
+    (on_t1,) = [r for r in records if r["topic"] == "t1"]
+    assert (on_t1["count"], on_t1["answers"]) == (1, ["DROP"])
+    (dead,) = [r for r in records if r["topic"] == "t1-dead-letter"]
+    assert dead["id"] == on_t1["id"] and dead["answers"] == ["SUCCESS"]
+    assert suite.received_by_service2(run) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -13,10 +14,21 @@ from harness.ledger import LedgerClient
 class SuiteClient:
     """Talks to service-1 and service-2 of any target; `ledger` reads service-1's ledger."""
 
-    def __init__(self, service1_url: str, service2_url: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        service1_url: str,
+        service2_url: str,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """`headers`: the target's suite token (harness.tokens), sent with every call."""
         # trust_env=False: an http_proxy variable must never reroute loopback traffic
-        self.service1 = httpx.Client(base_url=service1_url, timeout=timeout, trust_env=False)
-        self.service2 = httpx.Client(base_url=service2_url, timeout=timeout, trust_env=False)
+        self.service1 = httpx.Client(
+            base_url=service1_url, timeout=timeout, trust_env=False, headers=headers
+        )
+        self.service2 = httpx.Client(
+            base_url=service2_url, timeout=timeout, trust_env=False, headers=headers
+        )
         self.ledger = LedgerClient(service1_url, timeout=timeout)
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from harness.resources import (
     render_prometheus_config,
 )
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
+from harness.tokens import StackTokens, issue_tokens
 from harness.tools import ensure_tools
 from harness.wait import poll
 
@@ -42,9 +43,9 @@ class Component:
     ready: Callable[[], bool]
 
 
-def _get(url: str) -> httpx.Response:
+def _get(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
     # trust_env=False: an http_proxy variable must never reroute loopback traffic
-    return httpx.get(url, timeout=1.0, trust_env=False)
+    return httpx.get(url, headers=headers, timeout=1.0, trust_env=False)
 
 
 def _http_status(url: str) -> int:
@@ -60,6 +61,7 @@ class LocalStack:
         self.components: dict[str, Component] = {}
         self.timings: dict[str, float] = {}
         self.waiting_for: dict[str, str] = {}  # the last reason a check gave for not ready
+        self.tokens = StackTokens()
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class LocalStack:
         started = time.monotonic()
         tools, daprd = self.preflight()
         self._prepare_run_dir()
+        self.tokens = issue_tokens(self.settings.run_dir, self.settings.tokens)
         self.components = self._plan(tools, daprd)
         try:
             self._start_and_wait()
@@ -185,6 +188,7 @@ class LocalStack:
             "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
             "LEDGER_PATH": str(s.run_dir / "ledger.db"),
             "PYTHONPATH": str(REPO_ROOT),
+            **self.tokens.service_env(),
         }
         image = dict((a, i) for a, i, _ in self._images()).get(app_id)
         if image:
@@ -220,7 +224,7 @@ class LocalStack:
             "--config", str(config),
             "--log-level", s.log_level,
         ]  # fmt: skip
-        env = {"DAPR_HOST_IP": s.host}
+        env = {"DAPR_HOST_IP": s.host, **self.tokens.daprd_env()}
         process = ManagedProcess(
             f"daprd-{app_id}", argv, self._log(f"daprd-{app_id}"), env=env, cwd=s.run_dir
         )
@@ -232,7 +236,7 @@ class LocalStack:
             return False
         if app_id != "service-1":
             return True
-        metadata = _get(f"{base}/v1.0/metadata").json()
+        metadata = _get(f"{base}/v1.0/metadata", self.tokens.dapr_headers()).json()
         topics = {sub.get("topic") for sub in metadata.get("subscriptions") or []}
         missing = SUBSCRIBED_TOPICS - topics
         self.waiting_for[f"daprd-{app_id}"] = (

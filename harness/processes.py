@@ -113,7 +113,7 @@ class ManagedProcess:
     name: str
     argv: list[str]
     log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry tokens
     cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 

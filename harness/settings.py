@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.env import env_int, env_seconds
 from harness.errors import SettingsError
+from harness.tokens import tokens_enabled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DAPR_VERSION = "1.18.3"
@@ -57,6 +58,7 @@ class StackSettings:
     # A Docker image to run a service from instead of its source (harness.containers)
     service1_image: str = ""
     service2_image: str = ""
+    tokens: bool = True  # HARNESS_TOKENS=off: a tokenless stack (harness/tokens.py)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -84,6 +86,7 @@ class StackSettings:
             else None,
             service1_image=env.get("HARNESS_SERVICE1_IMAGE", ""),
             service2_image=env.get("HARNESS_SERVICE2_IMAGE", ""),
+            tokens=tokens_enabled(env),
         )
         settings.validate()
         return settings

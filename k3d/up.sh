@@ -125,6 +125,26 @@ render_manifests() {
   fi
 }
 
+# create_token_secrets: the Dapr API token, app token and suite token, one Secret each
+# (key `token`, what Dapr's api-token-secret and app-token-secret annotations read).
+# Made once and kept on later runs, so running pods keep working. The values go through
+# a file readable by us only, never through a command line or the terminal.
+create_token_secrets() {
+  local name file
+  step "Token secrets"
+  for name in dapr-api-token app-api-token suite-api-token; do
+    if kc -n "$APP_NAMESPACE" get secret "$name" >/dev/null 2>&1; then
+      info "$name exists"
+      continue
+    fi
+    file="$RENDER_DIR/$name"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+    kc -n "$APP_NAMESPACE" create secret generic "$name" --from-file=token="$file" >/dev/null
+    rm -f "$file"
+    info "$name created"
+  done
+}
+
 # apply_group PREFIX: apply the rendered manifests whose names start with PREFIX.
 apply_group() {
   local file
@@ -264,6 +284,7 @@ main() {
 
   step "Dapr resources and the services"
   apply_group 2
+  create_token_secrets
   apply_group 3
   rollout "$APP_NAMESPACE" service-1 service-2
   ensure_sidecar service-1

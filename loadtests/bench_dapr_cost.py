@@ -32,6 +32,7 @@ from harness.errors import HarnessError
 from harness.ledger import LedgerClient, new_run_id
 from harness.loopback import require_loopback
 from harness.settings import StackSettings
+from harness.targets import Target
 from loadtests.latency import Schedule, e2e_ms, summarize
 from loadtests.messages import encode, message_body
 from loadtests.target_session import loopback_target
@@ -126,10 +127,14 @@ async def consume(
 # -- through Dapr -----------------------------------------------------------------------------
 
 
-async def through_dapr(service1_url: str, args: argparse.Namespace) -> PathResult:
+async def through_dapr(
+    service1_url: str, args: argparse.Namespace, headers: dict[str, str]
+) -> PathResult:
     result = PathResult("dapr via service-1")
     run = new_run_id("bench-dapr")
-    async with httpx.AsyncClient(base_url=service1_url, timeout=30.0, trust_env=False) as http:
+    async with httpx.AsyncClient(
+        base_url=service1_url, timeout=30.0, trust_env=False, headers=headers
+    ) as http:
 
         async def send(body: dict[str, Any]) -> None:
             response = await http.post("/publish/t1", content=encode(body), headers=JSON)
@@ -171,9 +176,12 @@ def publishing(args: argparse.Namespace) -> tuple[int, int, int, float]:
 
 
 async def both_paths(
-    service1_url: str, redis_port: int, args: argparse.Namespace
+    target: Target, redis_port: int, args: argparse.Namespace
 ) -> tuple[PathResult, PathResult]:
-    return await redis_direct(redis_port, args), await through_dapr(service1_url, args)
+    headers = target.tokens.suite_headers()
+    return await redis_direct(redis_port, args), await through_dapr(
+        target.service1_url, args, headers
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if target.name != "local":  # the direct path needs the local stack's own redis
             raise HarnessError("the Dapr cost benchmark runs on the local stack only")
         with target:
-            direct, dapr = asyncio.run(both_paths(target.service1_url, settings.redis_port, args))
+            direct, dapr = asyncio.run(both_paths(target, settings.redis_port, args))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

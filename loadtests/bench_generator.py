@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ from dataclasses import dataclass, replace
 from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import LedgerClient, new_run_id
+from harness.targets import Target
+from harness.tokens import SUITE_TOKEN_ENV, SUITE_TOKEN_HEADER, suite_token_env
 from loadtests.messages import message_body
 from loadtests.options import results_dir_of
 from loadtests.run import LocustCommand, build_parser, run_locust
@@ -59,7 +62,9 @@ class Achieved:
 # -- locust -----------------------------------------------------------------------------------
 
 
-def locust_phase(service1_url: str, prometheus_url: str, args: argparse.Namespace) -> Achieved:
+def locust_phase(
+    service1_url: str, prometheus_url: str, args: argparse.Namespace, env: dict[str, str]
+) -> Achieved:
     results = results_dir_of(None, "bench-generator")
     run_args = build_parser().parse_args([
         "--duration", f"{args.seconds}s", "--mode", "closed", "--think-time", "0",
@@ -71,7 +76,7 @@ def locust_phase(service1_url: str, prometheus_url: str, args: argparse.Namespac
         "--max-fail-ratio", "1",
     ])  # fmt: skip
     command = LocustCommand(service1_url, prometheus_url, results, run_args)
-    code = run_locust(command.argv(), limit_seconds=args.seconds + DRAIN_TIMEOUT + 120)
+    code = run_locust(command.argv(), args.seconds + DRAIN_TIMEOUT + 120, env)
     summary_path = results / "summary.json"
     if not summary_path.exists():
         raise HarnessError(f"locust exited with {code} and wrote no {summary_path}")
@@ -91,6 +96,9 @@ def wrk_script(run: str, message_bytes: int) -> str:
     return f"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+-- the suite token comes from the environment, so it is never written into this file
+local token = os.getenv("{SUITE_TOKEN_ENV}")
+if token ~= nil and token ~= "" then wrk.headers["{SUITE_TOKEN_HEADER}"] = token end
 local seq = 0
 request = function()
   seq = seq + 1
@@ -121,7 +129,9 @@ def parse_wrk(output: str) -> Achieved:
     return Achieved("wrk", requests - non_2xx, seconds, detail)
 
 
-def wrk_phase(service1_url: str, args: argparse.Namespace, run: str) -> Achieved:
+def wrk_phase(
+    service1_url: str, args: argparse.Namespace, run: str, env: dict[str, str]
+) -> Achieved:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise HarnessError("wrk is not installed (Debian package `wrk`)")
@@ -131,7 +141,12 @@ def wrk_phase(service1_url: str, args: argparse.Namespace, run: str) -> Achieved
         argv = [wrk, "-t", str(WRK_THREADS), "-c", str(args.connections),
                 "-d", f"{args.seconds}s", "--latency", "-s", script.name, service1_url]  # fmt: skip
         done = subprocess.run(  # fixed argv, bounded by -d and the timeout
-            argv, capture_output=True, text=True, timeout=args.seconds + 60, check=False
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=args.seconds + 60,
+            env={**os.environ, **env},
+            check=False,
         )
     if done.returncode != 0:
         raise HarnessError(f"wrk exited with {done.returncode}: {done.stderr.strip()}")
@@ -160,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             for round_ in range(args.rounds):
                 locust_first = round_ % 2 == 0
                 for tool in ("locust", "wrk") if locust_first else ("wrk", "locust"):
-                    phases.append(run_phase(tool, target.service1_url, target.prometheus_url, args))
+                    phases.append(run_phase(tool, target, args))
     except HarnessError as err:  # a LoadOptionError too
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -171,15 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_phase(
-    tool: str, service1_url: str, prometheus_url: str, args: argparse.Namespace
-) -> Achieved:
+def run_phase(tool: str, target: Target, args: argparse.Namespace) -> Achieved:
     """One bounded phase; it returns once its messages are delivered (the stack is idle)."""
-    if tool == "locust":
-        return locust_phase(service1_url, prometheus_url, args)  # drains by itself
+    env = suite_token_env(target.tokens)
+    if tool == "locust":  # drains by itself
+        return locust_phase(target.service1_url, target.prometheus_url, args, env)
     run = new_run_id("bench-wrk")
-    achieved = wrk_phase(service1_url, args, run)
-    delivered = wait_delivered(service1_url, run, achieved.ok_requests, DRAIN_TIMEOUT)
+    achieved = wrk_phase(target.service1_url, args, run, env)
+    delivered = wait_delivered(target.service1_url, run, achieved.ok_requests, DRAIN_TIMEOUT)
     return replace(achieved, detail=f"{achieved.detail}; delivered {delivered}")
 
 

@@ -18,6 +18,7 @@ At the end the conductor drains stragglers, writes summary.json and chart.png, a
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -25,6 +26,7 @@ import gevent
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
+from harness.tokens import suite_headers_from_env
 from harness.verdict import Outcome
 from loadtests.accounting import Publish, publish_outcome
 from loadtests.conductor import JOURNAL, install
@@ -32,7 +34,8 @@ from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
 from loadtests.options import add_locust_arguments, from_locust
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+# The suite token comes from the environment (loadtests/run.py passes it), never a flag.
+PUBLISH_HEADERS = {"Content-Type": "application/json", **suite_headers_from_env(os.environ)}
 
 
 @events.init_command_line_parser.add_listener
@@ -81,7 +84,7 @@ class Publisher(FastHttpUser):
         body = message_body(JOURNAL.run, seq, sent_at, self.message_bytes, intended_at)
         started = time.perf_counter()
         with self.client.post(
-            f"/publish/{topic}", data=encode(body), headers=JSON_HEADERS, catch_response=True
+            f"/publish/{topic}", data=encode(body), headers=PUBLISH_HEADERS, catch_response=True
         ) as response:
             outcome = publish_outcome(response.status_code, getattr(response, "error", None))
             if outcome is not Outcome.OK:

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -32,6 +33,7 @@ from harness.errors import HarnessError
 from harness.processes import stop_group
 from harness.settings import REPO_ROOT
 from harness.targets import Target
+from harness.tokens import suite_token_env
 from loadtests.options import (
     MAX_RUN_SECONDS,
     OPTIONS,
@@ -131,13 +133,17 @@ def validate_merged(command: LocustCommand) -> None:
         raise LoadOptionError(lines[-1].removeprefix("error: ") if lines else "locust refused")
 
 
-def run_locust(argv: list[str], limit_seconds: float) -> int:
-    """Run locust in its own process group; stop the group on timeout, Ctrl-C or SIGTERM."""
+def run_locust(argv: list[str], limit_seconds: float, env: Mapping[str, str] | None = None) -> int:
+    """Run locust in its own process group; stop the group on timeout, Ctrl-C or SIGTERM.
+
+    `env`: added to ours, e.g. the suite token (in the environment, never on the command line).
+    """
     child = subprocess.Popen(
         argv,
         cwd=REPO_ROOT,
         start_new_session=True,
         preexec_fn=default_sigint,  # noqa: PLW1509 - the runner starts no threads
+        env={**os.environ, **(env or {})},
     )
     try:
         return child.wait(timeout=limit_seconds)
@@ -233,7 +239,7 @@ def run_against(target: Target, command: LocustCommand, args: argparse.Namespace
         command.results_dir.mkdir(parents=True, exist_ok=True)
         if args.ui:
             print(f"locust web UI: http://127.0.0.1:{WEB_PORT} (Ctrl-C ends the session)")
-        code = run_locust(command.argv(), time_limit(args))
+        code = run_locust(command.argv(), time_limit(args), suite_token_env(target.tokens))
         report(command.results_dir)
         return code
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from harness.errors import HarnessError
+from harness.tokens import StackTokens
 
 
 class Target(Protocol):
@@ -21,6 +22,8 @@ class Target(Protocol):
     service2_url: str
     prometheus_url: str
     daprd_metrics_urls: dict[str, str]
+    daprd_http_urls: dict[str, str]  # daprd's API where the target exposes it, else empty
+    tokens: StackTokens  # known once started; none when the target runs without tokens
     t2_delay_seconds: float
 
     def start(self) -> None:

@@ -9,6 +9,7 @@ method needs the Kubernetes API, so importing this module costs nothing.
 
 from __future__ import annotations
 
+import base64
 import os
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from harness.errors import HarnessError
 from harness.loopback import require_loopback
 from harness.settings import REPO_ROOT
 from harness.targets.base import Lifecycle
+from harness.tokens import StackTokens
 from harness.wait import poll
 
 CLUSTER_CONFIG = REPO_ROOT / "k3d" / "cluster.yaml"
@@ -31,6 +33,9 @@ DAPR_NAMESPACE = "dapr-system"
 APP_IDS = ("service-1", "service-2")
 SIDECAR = "daprd"
 UP_HINT = "run k3d/up.sh"
+# Secrets k3d/up.sh creates, each with the key `token` (what Dapr's annotations read).
+TOKEN_SECRETS = {"dapr_api": "dapr-api-token", "app_api": "app-api-token",
+                 "suite_api": "suite-api-token"}  # fmt: skip
 
 # NodePorts of k3d/manifests and k3d/values; the host side is read from cluster.yaml.
 NODE_PORTS = {
@@ -178,6 +183,8 @@ class K3dTarget(Lifecycle):
         self.grafana_url: str = self.settings.grafana_url
         self.jaeger_url: str = self.settings.jaeger_url
         self.daprd_metrics_urls: dict[str, str] = dict(self.settings.daprd_metrics_urls)
+        self.daprd_http_urls: dict[str, str] = {}  # the cluster does not expose daprd's API
+        self.tokens = StackTokens()
         self.t2_delay_seconds: float = (
             10.0 if self.settings.t2_delay_seconds is None else self.settings.t2_delay_seconds
         )
@@ -201,6 +208,7 @@ class K3dTarget(Lifecycle):
                 )
             if self.settings.t2_delay_seconds is None:
                 self.t2_delay_seconds = self._deployed_t2_delay(apps)
+            self.tokens = self._deployed_tokens(core)
             complaint = _wait_until(self._endpoints_complaint, self.settings.ready_timeout_seconds)
             if complaint:
                 raise K3dTargetError(
@@ -210,6 +218,21 @@ class K3dTarget(Lifecycle):
         except BaseException:
             self.stop()
             raise
+
+    def _deployed_tokens(self, core: Any) -> StackTokens:
+        """The tokens in the Secrets up.sh created; none when the cluster runs without them."""
+        from kubernetes.client.exceptions import ApiException
+
+        values: dict[str, str] = {}
+        for field_name, secret in TOKEN_SECRETS.items():
+            try:
+                data = core.read_namespaced_secret(secret, self.namespace).data or {}
+            except ApiException as err:
+                if err.status == 404:
+                    return StackTokens()
+                raise K3dTargetError(f"reading Secret {secret}: HTTP {err.status}") from None
+            values[field_name] = base64.b64decode(data.get("token", "")).decode()
+        return StackTokens(**values)
 
     def stop(self) -> None:
         """Release the Kubernetes API connection pool; the cluster keeps running."""

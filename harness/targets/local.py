@@ -12,6 +12,7 @@ from harness.processes import group_alive, tail
 from harness.settings import StackSettings
 from harness.supervisor import running_state
 from harness.targets.base import Lifecycle
+from harness.tokens import StackTokens, read_tokens
 
 
 class LocalTarget(Lifecycle):
@@ -29,7 +30,12 @@ class LocalTarget(Lifecycle):
             "service-1": f"{s.url(s.sidecar1.metrics)}/metrics",
             "service-2": f"{s.url(s.sidecar2.metrics)}/metrics",
         }
+        self.daprd_http_urls = {
+            "service-1": s.url(s.sidecar1.http),
+            "service-2": s.url(s.sidecar2.http),
+        }
         self.t2_delay_seconds = s.t2_delay_seconds
+        self.tokens = StackTokens()
         self.owned: LocalStack | None = None
 
     def start(self) -> None:
@@ -38,10 +44,12 @@ class LocalTarget(Lifecycle):
             if state.status != "ready":
                 raise HarnessError("a local stack is starting; wait for `up` to finish")
             self.t2_delay_seconds = state.t2_delay_seconds
+            self.tokens = read_tokens(self.settings.run_dir)
             return
         stack = LocalStack(self.settings)
         stack.start()
         self.owned = stack
+        self.tokens = stack.tokens
 
     def stop(self) -> None:
         if self.owned is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from k3d.validate.pod_security import pod_security_problems
 from k3d.validate.report import SetupError, one_line
 from k3d.validate.yaml_files import load_yaml_docs, where
 
@@ -37,7 +38,7 @@ def check_manifest(path: Path, dapr_problems: Problems, kubernetes_problems: Pro
         if str(doc["apiVersion"]).startswith("dapr.io/"):
             found += dapr_problems(doc)
         else:
-            found += kubernetes_problems(doc)
+            found += kubernetes_problems(doc) + pod_security_problems(doc)
         problems += [f"{label}: {problem}" for problem in found]
     return problems
 

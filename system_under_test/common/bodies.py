@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from contextlib import aclosing
 from typing import Any
 
@@ -68,10 +69,25 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):  # which one counts differs between parsers: refuse both
+        counts = Counter(key for key, _ in pairs)
+        twice = next(key for key, count in counts.items() if count > 1)
+        raise ValueError(f"key {clip(repr(twice), 60)} appears twice")
+    return value
+
+
 def parse_json(raw: bytes) -> Any:
-    """json.loads that refuses what we could not store or send on: NaN, inf, lone surrogates."""
+    """json.loads that refuses what we could not store or send on: NaN, inf, lone surrogates,
+    duplicate keys, and text that is not UTF-8 (RFC 8259; json.loads would guess UTF-16)."""
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_refuse_duplicate_keys,
+        )
         # Escaped lone surrogates parse fine but break UTF-8 encoding (responses, sqlite).
         if b"\\u" in raw:
             json.dumps(value, ensure_ascii=False).encode("utf-8")

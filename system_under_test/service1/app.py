@@ -28,7 +28,11 @@ from system_under_test.common.daprd import DaprClient, make_http_client
 from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError, DaprError
 from system_under_test.common.metrics import metrics_response
 from system_under_test.common.settings import configure_logging, settings_or_exit
-from system_under_test.common.tokens import new_traceparent, requires_app_token
+from system_under_test.common.tokens import (
+    new_traceparent,
+    requires_app_token,
+    requires_suite_token,
+)
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
@@ -38,12 +42,14 @@ from system_under_test.service1.delivery import (
     rejected_delivery_of,
 )
 from system_under_test.service1.ledger import Ledger
+from system_under_test.service1.openapi import openapi
 from system_under_test.service1.settings import Service1Settings, dead_letter_topic
 
 log = logging.getLogger("service-1")
 
 SUCCESS = "SUCCESS"
 RETRY = "RETRY"
+DROP = "DROP"
 
 
 class Service1Metrics:
@@ -101,6 +107,7 @@ class Service1:
 # --- publishing -----------------------------------------------------------------------------
 
 
+@requires_suite_token
 async def publish(request: Request) -> Response:
     service = Service1.of(request)
     settings = service.settings
@@ -185,6 +192,8 @@ async def forward_to_service2(service: Service1, event: CloudEvent) -> Answer:
         service.metrics.invocation_seconds.labels("t1", "error").observe(
             time.perf_counter() - started
         )
+        if refused_by_service2(err):
+            return drop(f"service-2 refused the message: {err}")
         return retry(f"service-2 invocation failed: {err}")
     service.metrics.invocation_seconds.labels("t1", "ok").observe(time.perf_counter() - started)
     try:
@@ -208,6 +217,20 @@ async def wait_then_succeed(service: Service1, event: CloudEvent) -> Answer:
 
 async def succeed(service: Service1, event: CloudEvent) -> Answer:
     return SUCCESS, JSONResponse({"status": SUCCESS})
+
+
+def refused_by_service2(err: DaprError) -> bool:
+    """service-2 itself answered 4xx: the message is wrong, and a retry gets the same answer.
+
+    daprd passes the app's status and body through; its own refusals carry a Dapr errorCode
+    (a wrong token, an access policy) and stay retriable, since they are not the message's fault.
+    """
+    return err.status is not None and 400 <= err.status < 500 and err.error_code is None
+
+
+def drop(error: str) -> Answer:
+    log.warning("answering DROP: %s", error)
+    return DROP, JSONResponse({"status": DROP, "error": error})
 
 
 def retry(error: str) -> Answer:
@@ -329,6 +352,7 @@ async def get_state(request: Request) -> Response:
     return JSONResponse({"key": settings.state_key, "value": value})
 
 
+@requires_suite_token
 async def save_state(request: Request) -> Response:
     service = Service1.of(request)
     settings = service.settings
@@ -339,6 +363,7 @@ async def save_state(request: Request) -> Response:
     return JSONResponse({"message": "saved", "key": settings.state_key, "value": body["value"]})
 
 
+@requires_suite_token
 async def delete_state(request: Request) -> Response:
     service = Service1.of(request)
     settings = service.settings
@@ -386,6 +411,7 @@ routes = [
     Route("/s2/ping", ping_service2, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
     Route("/ledger", ledger_records, methods=["GET"]),
     Route("/ledger/summary", ledger_summary, methods=["GET"]),
     Route("/dead-letter/{topic}", receive_dead_letter, methods=["POST"]),

@@ -7,6 +7,7 @@ the dead-letter topic instead of retrying it forever.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from system_under_test.service1.ledger import Delivery
 
 ENVELOPE_KEYS = ("source", "type", "specversion", "datacontenttype", "topic", "pubsubname")
 _SQLITE_INT = 1 << 63
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
 
 
 class RejectedDelivery(Exception):
@@ -64,8 +67,10 @@ async def read_cloud_event(request: Request, max_bytes: int) -> CloudEvent:
         event_id=event_id,
         data=body["data"],
         envelope={key: body.get(key) for key in ENVELOPE_KEYS},
-        traceparent=_text(request.headers.get("traceparent")) or _text(body.get("traceparent")),
-        tracestate=_text(request.headers.get("tracestate")) or _text(body.get("tracestate")),
+        traceparent=_traceparent(request.headers.get("traceparent"))
+        or _traceparent(body.get("traceparent")),
+        tracestate=_tracestate(request.headers.get("tracestate"))
+        or _tracestate(body.get("tracestate")),
     )
 
 
@@ -120,7 +125,8 @@ def rejected_delivery_of(
         seq=_whole_number(message.get("seq")),
         sent_at=_finite_number(message.get("sent_at")),
         received_at=received_at,
-        traceparent=_text(request.headers.get("traceparent")) or _text(body.get("traceparent")),
+        traceparent=_traceparent(request.headers.get("traceparent"))
+        or _traceparent(body.get("traceparent")),
         envelope={key: body.get(key) for key in ENVELOPE_KEYS},
     )
 
@@ -130,6 +136,18 @@ def published_message(data: Any) -> dict[str, Any]:
         return {}
     inner = data.get("message")
     return inner if isinstance(inner, dict) else data
+
+
+def _traceparent(value: Any) -> str | None:
+    """A W3C traceparent, or None: it is passed on as a header, so anything else is dropped."""
+    text = _text(value)
+    return text if text is not None and _TRACEPARENT.fullmatch(text) else None
+
+
+def _tracestate(value: Any) -> str | None:
+    """A tracestate that can go on as a header (printable ASCII, W3C's 512 bytes), or None."""
+    text = _text(value)
+    return text if text is not None and _TRACESTATE.fullmatch(text) else None
 
 
 def _text(value: Any) -> str | None:

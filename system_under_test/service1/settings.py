@@ -49,6 +49,7 @@ class Service1Settings:
     ledger_path: Path = field(default_factory=default_ledger_path)
     app_api_token: str = ""
     dapr_api_token: str = ""
+    suite_api_token: str = ""  # system_under_test/suite_token.py
     dapr_timeout_seconds: float = 10.0
     log_level: str = "info"
 
@@ -75,6 +76,7 @@ class Service1Settings:
             ledger_path=Path(env_text(env, "LEDGER_PATH", str(base.ledger_path))),
             app_api_token=env_text(env, "APP_API_TOKEN", ""),
             dapr_api_token=env_text(env, "DAPR_API_TOKEN", ""),
+            suite_api_token=env_text(env, "SUITE_API_TOKEN", ""),
             dapr_timeout_seconds=env_float(env, "DAPR_TIMEOUT_SECONDS", 10.0, 0.1),
             log_level=env_log_level(env),
         )

@@ -26,7 +26,8 @@ from system_under_test.common.daprd import DaprClient, make_http_client
 from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError
 from system_under_test.common.metrics import metrics_response
 from system_under_test.common.settings import configure_logging, settings_or_exit
-from system_under_test.common.tokens import requires_app_token
+from system_under_test.common.tokens import requires_app_token, requires_suite_token
+from system_under_test.service2.openapi import openapi
 from system_under_test.service2.settings import Service2Settings
 
 log = logging.getLogger("service-2")
@@ -86,13 +87,25 @@ class Service2:
 
 
 def run_and_seq(body: dict[str, Any]) -> tuple[str | None, int | None]:
-    """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message."""
+    """run and seq of service-1's message: {"messageType", "message": {...}} or the bare message.
+
+    Either may be missing; present with the wrong type (at either level), the message is wrong
+    and the call is refused with 422, which tells service-1 that a retry would be refused too.
+    """
     wrapped = body.get("message")
-    message: dict[str, Any] = wrapped if isinstance(wrapped, dict) else body
-    run, seq = message.get("run"), message.get("seq")
-    run = run if isinstance(run, str) else None
-    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-    return run, seq
+    if wrapped is not None and not isinstance(wrapped, dict):
+        raise ApiError(422, "field 'message' must be an object")
+    for level in (body, wrapped or {}):
+        check_run_and_seq(level.get("run"), level.get("seq"))
+    message: dict[str, Any] = body if wrapped is None else wrapped
+    return message.get("run"), message.get("seq")
+
+
+def check_run_and_seq(run: Any, seq: Any) -> None:
+    if run is not None and not isinstance(run, str):
+        raise ApiError(422, "field 'run' must be a string")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
+        raise ApiError(422, "field 'seq' must be an integer")
 
 
 @requires_app_token
@@ -133,6 +146,7 @@ async def get_state(request: Request) -> Response:
     return JSONResponse({"key": settings.state_key, "value": value})
 
 
+@requires_suite_token
 async def save_state(request: Request) -> Response:
     service = Service2.of(request)
     settings = service.settings
@@ -160,6 +174,7 @@ routes = [
     Route("/state", save_state, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
 ]
 
 

@@ -27,6 +27,7 @@ class Service2Settings:
     max_body_bytes: int = 65536
     app_api_token: str = ""
     dapr_api_token: str = ""
+    suite_api_token: str = ""  # system_under_test/suite_token.py
     dapr_timeout_seconds: float = 10.0
     log_level: str = "info"
 
@@ -43,6 +44,7 @@ class Service2Settings:
             max_body_bytes=env_int(env, "MAX_BODY_BYTES", base.max_body_bytes, 1024, 16 << 20),
             app_api_token=env_text(env, "APP_API_TOKEN", ""),
             dapr_api_token=env_text(env, "DAPR_API_TOKEN", ""),
+            suite_api_token=env_text(env, "SUITE_API_TOKEN", ""),
             dapr_timeout_seconds=env_float(env, "DAPR_TIMEOUT_SECONDS", 10.0, 0.1),
             log_level=env_log_level(env),
         )

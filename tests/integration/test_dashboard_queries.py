@@ -59,7 +59,9 @@ def loaded_stack(tmp_path_factory):
     settings = StackSettings.from_env(env)
     with LocalStack(settings, quiet=True) as stack:
         suite = SuiteClient(
-            settings.url(settings.service1_port), settings.url(settings.service2_port)
+            settings.url(settings.service1_port),
+            settings.url(settings.service2_port),
+            headers=stack.tokens.suite_headers(),
         )
         try:
             run = new_run_id("dashboard")

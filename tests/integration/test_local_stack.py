@@ -69,8 +69,12 @@ def test_every_component_answers_for_real_and_teardown_leaves_nothing(tmp_path):
         publish = httpx.post(
             f"{settings.url(settings.sidecar1.http)}/v1.0/publish/messagebus/t2",
             json={"messageType": "t2", "message": {"run": "direct", "seq": 1}},
+            headers=stack.tokens.dapr_headers(),
         )
         assert publish.status_code == 204, publish.text
+        assert stack.tokens.enabled, "the stack starts with tokens by default"
+        token_file = settings.run_dir / "tokens.json"
+        assert token_file.stat().st_mode & 0o777 == 0o600
         streams = redis.Redis(host=settings.host, port=settings.redis_port)
         entries = streams.xrange("t2")
         assert any(b"direct" in value for _, fields in entries for value in fields.values())

@@ -35,6 +35,9 @@ def test_the_wrk_script_posts_t1_messages() -> None:
     script = wrk_script("bench-wrk-1", 256)
     assert 'wrk.format(nil, "/publish/t1", nil, body)' in script
     assert '"run":"bench-wrk-1"' in script
+    # the suite token is read from the environment, never written into the script
+    assert 'os.getenv("SUITE_API_TOKEN")' in script
+    assert 'wrk.headers["suite-api-token"] = token' in script
 
 
 def test_the_benchmark_refuses_an_unbounded_run_in_one_line(

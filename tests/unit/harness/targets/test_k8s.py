@@ -6,6 +6,7 @@ run with the unit tests; they read the committed k3d/cluster.yaml like any repos
 
 from __future__ import annotations
 
+import base64
 import http.server
 import subprocess
 import sys
@@ -266,6 +267,9 @@ class _FakeApi:
         containers = [app, "daprd"] if self.sidecar else [app]
         return SimpleNamespace(items=[_pod(f"{app}-abc", containers, ready=True)])
 
+    def read_namespaced_secret(self, name: str, namespace: str, **_: object) -> object:
+        return SimpleNamespace(data={"token": base64.b64encode(f"{name}-value".encode()).decode()})
+
     def read_namespaced_pod_log(self, name: str, namespace: str, container: str, **_: object):
         return f"last lines of {name}/{container}"
 
@@ -294,6 +298,8 @@ def _fake_target(monkeypatch: pytest.MonkeyPatch, url: str, api: _FakeApi) -> K3
 def test_start_succeeds_on_a_ready_cluster(monkeypatch: pytest.MonkeyPatch, endpoints: str) -> None:
     with _fake_target(monkeypatch, endpoints, _FakeApi(t2="4")) as target:
         assert target.t2_delay_seconds == 4.0  # as deployed, not the default
+        assert target.tokens.suite_headers() == {"suite-api-token": "suite-api-token-value"}
+        assert target.tokens.dapr_headers() == {"dapr-api-token": "dapr-api-token-value"}
         logs = target.logs_tail(lines=3)
     assert logs["service-1-abc/daprd"] == "last lines of service-1-abc/daprd"
     assert set(logs) == {f"{app}-abc/{c}" for app in APP_IDS for c in ("daprd", app)}

@@ -289,6 +289,8 @@ def test_publish_with_daprd_down_is_502(tmp_path: Path) -> None:
         (b'{"padding": [-2e999]}', JSON_CT, 400, "malformed JSON: number -2e999 is out of"),
         (b'{"run": "\\ud800"}', JSON_CT, 400, "malformed JSON: 'utf-8' codec"),
         (b"\xff\xfe{", JSON_CT, 400, "malformed JSON"),
+        ('{"run": "r"}'.encode("utf-16"), JSON_CT, 400, "malformed JSON: 'utf-8' codec"),
+        (b'{"run": "a", "run": "b"}', JSON_CT, 400, "malformed JSON: key 'run' appears twice"),
         (b"[" * 10_000 + b"]" * 10_000, JSON_CT, 400, "malformed JSON: maximum recursion"),
         (b'{"run": 5}', JSON_CT, 400, "field 'run' must be a string"),
         (b'{"seq": "5"}', JSON_CT, 400, "field 'seq' must be an integer"),
@@ -413,6 +415,21 @@ def test_t1_takes_the_traceparent_from_the_envelope_without_header(
     assert invoke.headers["tracestate"] == "vendor=1"
 
 
+@pytest.mark.parametrize(
+    "traceparent", ["\u00e4\u00f6", "00-zz-yy-01", "x" * 5000, "00-" + "a" * 32 + "-" + "b" * 16]
+)
+def test_t1_passes_on_only_a_w3c_traceparent(
+    client: TestClient, daprd: FakeDaprd, run: str, traceparent: str
+) -> None:
+    # It goes on as a header: text that is not a traceparent broke the invocation (a 500).
+    event = cloud_event({"run": run, "seq": 1})
+    event["traceparent"], event["tracestate"] = traceparent, "\u00e4=1"
+    assert deliver(client, "/t1", event).json() == {"status": "SUCCESS"}
+    invoke = next(r for r in daprd.requests if r.url.path.startswith("/v1.0/invoke"))
+    assert "traceparent" not in invoke.headers and "tracestate" not in invoke.headers
+    assert ledger(client, run)[0]["traceparent"] is None
+
+
 def test_t1_accepts_plain_application_json(client: TestClient, run: str) -> None:
     event = cloud_event({"run": run, "seq": 1})
     response = client.post("/t1", json=event)
@@ -430,6 +447,43 @@ def test_t1_answers_retry_when_service2_fails(
     assert response.json()["error"].startswith("service-2 invocation failed: invoke service-2/t1")
     assert "statestore" not in daprd.state
     assert ledger(client, run)[0]["answers"] == ["RETRY"]
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+def test_t1_answers_drop_at_once_when_service2_refuses_the_message(
+    client: TestClient, daprd: FakeDaprd, run: str, status: int
+) -> None:
+    refused = httpx.Response(status, json={"error": "body must be a JSON object, got str"})
+    daprd.apps["service-2"] = lambda method, request: refused
+    response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+    assert response.status_code == 200
+    assert response.json()["status"] == "DROP"
+    assert response.json()["error"].startswith(
+        f"service-2 refused the message: invoke service-2/t1: daprd answered {status}: "
+    )
+    assert "statestore" not in daprd.state
+    assert ledger(client, run)[0]["answers"] == ["DROP"]
+
+
+def test_t1_answers_retry_when_daprd_itself_refuses_the_invocation(
+    client: TestClient, daprd: FakeDaprd, run: str
+) -> None:
+    # A Dapr errorCode means daprd refused (token, access policy): not the message's fault.
+    daprd.fail("invoke", 403, "ERR_DIRECT_INVOKE", "access denied")
+    response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+    assert response.json()["status"] == "RETRY"
+    assert ledger(client, run)[0]["answers"] == ["RETRY"]
+
+
+def test_t1_answers_retry_when_service2_is_unreachable(tmp_path: Path, run: str) -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings, httpx.MockTransport(unreachable))) as client:
+        response = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}))
+        assert response.json()["status"] == "RETRY"
+        assert ledger(client, run)[0]["answers"] == ["RETRY"]
 
 
 def test_t1_answers_retry_when_the_state_store_fails(
@@ -735,6 +789,54 @@ def test_app_token_does_not_guard_the_test_api(guarded_client: TestClient) -> No
     assert guarded_client.post("/publish/t1", json={"run": "r", "seq": 1}).status_code == 200
     assert guarded_client.get("/healthz").status_code == 200
     assert guarded_client.get("/ledger", params={"run": "r"}).status_code == 200
+
+
+@pytest.fixture
+def suite_guarded_client(tmp_path: Path, daprd: FakeDaprd) -> Iterator[TestClient]:
+    settings = make_settings(tmp_path, suite_api_token="suite-secret", app_api_token="app-secret")
+    with TestClient(create_app(settings, daprd.transport)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("token", [None, "wrong", "app-secret"])
+def test_suite_token_guards_what_changes_something(
+    suite_guarded_client: TestClient, daprd: FakeDaprd, run: str, token: str | None
+) -> None:
+    headers = {} if token is None else {"suite-api-token": token}
+    client = suite_guarded_client
+    for response in (
+        client.post("/publish/t1", json={"run": run, "seq": 1}, headers=headers),
+        client.post("/state", json={"value": 1}, headers=headers),
+        client.delete("/state", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.json() == {"error": "missing or wrong suite-api-token header"}
+    assert daprd.published == [] and daprd.requests == []
+
+
+def test_suite_token_lets_the_suite_in_and_reads_stay_open(
+    suite_guarded_client: TestClient, daprd: FakeDaprd, run: str
+) -> None:
+    client = suite_guarded_client
+    token = {"suite-api-token": "suite-secret"}
+    assert client.post("/publish/t1", json={"run": run, "seq": 1}, headers=token).status_code == 200
+    assert client.post("/state", json={"value": 1}, headers=token).status_code == 200
+    assert client.delete("/state", headers=token).status_code == 200
+    for path in ("/ledger?run=r", "/ledger/summary?run=r", "/state", "/healthz", "/ping"):
+        assert client.get(path).status_code == 200, path
+    # the suite token is not the app token: it cannot forge a delivery
+    forged = deliver(client, "/t1", cloud_event({"run": run, "seq": 1}), token)
+    assert forged.status_code == 401
+
+
+def test_openapi_document_lists_every_route(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    app = client.app
+    assert isinstance(app, Starlette)
+    served = {route.path for route in app.routes} - {"/metrics", "/openapi.json"}
+    assert set(document["paths"]) == served
+    assert document["paths"]["/publish/{topic}"]["post"]["security"] == [{"suiteToken": []}]
+    assert document["paths"]["/t1"]["post"]["security"] == [{"appToken": []}]
 
 
 def test_dapr_token_goes_with_every_daprd_call(tmp_path: Path, run: str) -> None:

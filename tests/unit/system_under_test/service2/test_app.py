@@ -106,6 +106,24 @@ def test_t1_reads_a_bare_message_too(client: TestClient) -> None:
     assert call_t1(client, {"run": "r2", "seq": 1}).json()["run"] == "r2"
 
 
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"run": 7, "seq": 1}, "field 'run' must be a string"),
+        ({"run": "r", "seq": "1"}, "field 'seq' must be an integer"),
+        ({"run": "r", "seq": True}, "field 'seq' must be an integer"),
+        ("text", "field 'message' must be an object"),
+        ([1], "field 'message' must be an object"),
+    ],
+)
+def test_t1_refuses_a_message_with_wrong_types_as_422(
+    client: TestClient, message: Any, error: str
+) -> None:
+    response = call_t1(client, {"messageType": "t1", "message": message})
+    assert (response.status_code, response.json()) == (422, {"error": error})
+    assert client.get("/received", params={"run": "r"}).json()["count"] == 0
+
+
 def test_received_lists_the_calls_of_a_run(client: TestClient) -> None:
     call_t1(client, {"message": {"run": "r1", "seq": 1}}, {"traceparent": TRACEPARENT})
     call_t1(client, {"message": {"run": "r1", "seq": 2}})
@@ -254,6 +272,29 @@ def test_app_token_lets_daprd_in(guarded_client: TestClient) -> None:
     assert guarded_client.get("/ping", headers=token).status_code == 200
     assert guarded_client.get("/received", params={"run": "r"}).json()["count"] == 1
     assert guarded_client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_suite_token_guards_the_state_write(daprd: FakeDaprd, token: str | None) -> None:
+    settings = Service2Settings(suite_api_token="suite-secret")
+    headers = {} if token is None else {"suite-api-token": token}
+    with TestClient(create_app(settings, daprd.transport)) as client:
+        refused = client.post("/state", json={"value": 1}, headers=headers)
+        assert (refused.status_code, refused.json()) == (
+            401,
+            {"error": "missing or wrong suite-api-token header"},
+        )
+        ok = client.post("/state", json={"value": 1}, headers={"suite-api-token": "suite-secret"})
+        assert ok.status_code == 200
+        assert client.get("/state").json()["value"] == 1
+
+
+def test_openapi_document_lists_every_route(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    app = client.app
+    assert isinstance(app, Starlette)
+    served = {route.path for route in app.routes} - {"/metrics", "/openapi.json"}
+    assert set(document["paths"]) == served
 
 
 def test_dapr_token_goes_with_every_daprd_call() -> None:
