@@ -73,7 +73,7 @@ def test_forged_delivery_is_refused_and_leaves_no_trace(target, suite, tokens_on
     )
     assert answer.status_code == 401, answer.text
     assert answer.json() == {"error": "missing or wrong dapr-api-token header"}
-    assert suite.ledger(run) == []
+    assert suite.ledger.records(run) == []
     assert suite.received_by_service2(run) == []
 
 
