@@ -101,7 +101,16 @@ def test_rendered_resources_of_the_repository(tmp_path):
     settings = StackSettings.from_env({"HARNESS_RUN_DIR": str(tmp_path)})
     resources, config = render_dapr_resources(settings)
     names = sorted(path.name for path in resources.iterdir())
-    assert names == ["messagebus.yaml", "resiliency.yaml", "statestore.yaml"]
+    assert names == [
+        "featurebus.yaml",
+        "messagebus.yaml",
+        "resiliency.yaml",
+        "statestore.yaml",
+        "subscription-declared.yaml",
+    ]
+    featurebus = yaml.safe_load((resources / "featurebus.yaml").read_text())
+    host = {m["name"]: m["value"] for m in featurebus["spec"]["metadata"]}["redisHost"]
+    assert host == f"127.0.0.1:{settings.redis_port}"
     spec = yaml.safe_load(config.read_text())["spec"]
     assert spec["metrics"]["enabled"] is True
     assert spec["tracing"]["samplingRate"] == "1"
