@@ -78,6 +78,7 @@ class StackSettings:
     service1_app: str = "system_under_test.service1.app:app"
     service2_app: str = "system_under_test.service2.app:app"
     dapr_config: Path | None = None  # None: system_under_test/resources/config.yaml
+    dapr_resources: Path | None = None  # None: system_under_test/resources
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -102,6 +103,9 @@ class StackSettings:
             service2_app=env.get("HARNESS_SERVICE2_APP") or base.service2_app,
             dapr_config=Path(env["HARNESS_DAPR_CONFIG"])
             if env.get("HARNESS_DAPR_CONFIG")
+            else None,
+            dapr_resources=Path(env["HARNESS_DAPR_RESOURCES"])
+            if env.get("HARNESS_DAPR_RESOURCES")
             else None,
         )
         settings.validate()
@@ -152,6 +156,8 @@ class StackSettings:
             seen[port] = name
         if self.dapr_config is not None and not self.dapr_config.is_file():
             raise SettingsError(f"HARNESS_DAPR_CONFIG={self.dapr_config} is not a file")
+        if self.dapr_resources is not None and not self.dapr_resources.is_dir():
+            raise SettingsError(f"HARNESS_DAPR_RESOURCES={self.dapr_resources} is not a folder")
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from harness.errors import HarnessError
 from harness.ports import describe_ss_users, ensure_ports_free, is_port_free
 from harness.resources import (
+    SOURCE_DIR,
     prometheus_config,
     render_component,
     render_configuration,
@@ -130,3 +132,18 @@ def test_prometheus_scrapes_both_sidecars_and_both_services_every_second():
         "service-2": "127.0.0.1:7070",
     }
     assert {job["scrape_interval"] for job in config["scrape_configs"]} == {"1s"}
+
+
+def test_another_resources_folder(tmp_path):
+    source = tmp_path / "mine"
+    source.mkdir()
+    (source / "only.yaml").write_text("kind: Subscription\nmetadata: {name: s}\nspec: {}\n")
+    shutil.copy(SOURCE_DIR / "config.yaml", source / "config.yaml")
+    env = {"HARNESS_RUN_DIR": str(tmp_path / "run"), "HARNESS_DAPR_RESOURCES": str(source)}
+    resources, _ = render_dapr_resources(StackSettings.from_env(env))
+    assert sorted(path.name for path in resources.iterdir()) == ["only.yaml"]
+
+
+def test_a_missing_resources_folder_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="HARNESS_DAPR_RESOURCES=.* is not a folder"):
+        StackSettings.from_env({"HARNESS_DAPR_RESOURCES": str(tmp_path / "absent")})

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from dapr.aio.clients import DaprClient as SdkClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,32 +63,52 @@ def delivery_of_message(message: Any, received_at: float) -> Delivery:
     )
 
 
+async def wait_for_daprd(http: httpx.AsyncClient) -> None:
+    """Until daprd's API answers. The SDK client's constructor checks that too, but with a
+    blocking loop of up to 60 s that would stall service-1's event loop while daprd is down."""
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await http.get("/v1.0/healthz/outbound")).is_success:
+                return
+        await asyncio.sleep(RETRY_SECONDS)
+
+
 async def consume(service: Any, state: StreamState, topic: str = TOPIC) -> None:
     """Keep one stream open on `topic`; record and acknowledge each message."""
-    address = f"127.0.0.1:{service.settings.dapr_grpc_port}"
-    while True:
-        client = SdkClient(address=address)
-        try:
-            subscription = await client.subscribe(PUBSUB, topic)
-        except Exception as err:  # daprd not up yet, or gone: try again shortly
-            log.debug("stream on %s not open yet: %s", topic, err)
-            await client.close()
-            await asyncio.sleep(RETRY_SECONDS)
-            continue
-        state.open = True
-        log.info("stream open on %s/%s", PUBSUB, topic)
-        try:
-            while (message := await subscription.next_message()) is not None:
-                record(service, delivery_of_message(message, time.time()), SUCCESS)
-                state.received += 1
-                await subscription.respond_success(message)
-        except Exception as err:
-            log.warning("stream on %s ended: %s", topic, err)
-        finally:
-            state.open = False
-            with contextlib.suppress(Exception):
-                await subscription.close()
-            await client.close()
+    settings = service.settings
+    address = f"127.0.0.1:{settings.dapr_grpc_port}"
+    async with httpx.AsyncClient(
+        base_url=settings.dapr_http_endpoint, timeout=2.0, trust_env=False
+    ) as http:
+        while True:
+            await wait_for_daprd(http)
+            await stream_once(service, state, topic, address)
+
+
+async def stream_once(service: Any, state: StreamState, topic: str, address: str) -> None:
+    """Open the stream and read it until it ends; a failed open is retried by the caller."""
+    client = SdkClient(address=address)
+    try:
+        subscription = await client.subscribe(PUBSUB, topic)
+    except Exception as err:  # daprd not up yet, or gone: try again shortly
+        log.debug("stream on %s not open yet: %s", topic, err)
+        await client.close()
+        await asyncio.sleep(RETRY_SECONDS)
+        return
+    state.open = True
+    log.info("stream open on %s/%s", PUBSUB, topic)
+    try:
+        while (message := await subscription.next_message()) is not None:
+            record(service, delivery_of_message(message, time.time()), SUCCESS)
+            state.received += 1
+            await subscription.respond_success(message)
+    except Exception as err:
+        log.warning("stream on %s ended: %s", topic, err)
+    finally:
+        state.open = False
+        with contextlib.suppress(Exception):
+            await subscription.close()
+        await client.close()
 
 
 @contextlib.asynccontextmanager
