@@ -35,7 +35,7 @@ class Scenario:
     attempts: list[Attempt] = field(default_factory=list)
     check: DeltaCheck | None = None
     deltas: dict[str, float] = field(default_factory=dict)
-    answers: dict[int, httpx.Response] = field(default_factory=dict)  # seq -> publish answer
+    responses: dict[int, httpx.Response] = field(default_factory=dict)  # seq -> publish call
     started_at: float = field(default_factory=time.monotonic)
     error: str = ""  # why the scenario could not be started, if it could not
 
@@ -111,13 +111,13 @@ class FeatureClient:
         for index, seq in enumerate(messages):
             ok = response.status_code == 200 and index not in failed
             self.scenario.attempts.append(Attempt(seq, topic, Outcome.OK if ok else Outcome.FAILED))
-            self.scenario.answers[seq] = response
+            self.scenario.responses[seq] = response
         return response
 
     def _note(self, topic: str, seq: int, response: httpx.Response) -> None:
         outcome = Outcome.OK if response.status_code == 200 else Outcome.FAILED
         self.scenario.attempts.append(Attempt(seq, topic, outcome))
-        self.scenario.answers[seq] = response
+        self.scenario.responses[seq] = response
 
 
 Starter = Callable[[FeatureClient], None]

@@ -22,8 +22,9 @@ def settled(records) -> bool:
 
 def test_bulk_entries_are_answered_one_by_one(feature_scenarios, suite, scoreboard):
     scenario = started(feature_scenarios, "bulk")
-    answer = next(iter(scenario.answers.values()))
-    assert answer.status_code == 200 and answer.json()["failedEntries"] == [], answer.text
+    published = next(iter(scenario.responses.values()))
+    assert published.status_code == 200, published.text
+    assert published.json()["failedEntries"] == [], published.text
     records = suite.wait_for_ledger(scenario.run, settled)
 
     verdict = total_queue(scenario.attempts, records, run=scenario.run, label="bulk")

@@ -20,7 +20,7 @@ def test_scopes_refuse_the_publish_and_withhold_the_subscription(
     feature_scenarios, suite, scoreboard
 ):
     scenario = started(feature_scenarios, "scopes")
-    refused = scenario.answers[FORBIDDEN_SEQ]
+    refused = scenario.responses[FORBIDDEN_SEQ]
     assert refused.status_code == 502, refused.text  # service-1 passes daprd's refusal on
     assert (refused.json()["daprd_status"], refused.json()["errorCode"]) == (
         403,
