@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from e2e.feature_scenarios import Scenario, start_all
 from e2e.scoreboard import Scoreboard
 from harness.client import SuiteClient
 from harness.errors import HarnessError
@@ -129,3 +130,11 @@ def early_t2(target: Target, suite: SuiteClient) -> tuple[str, float]:
     run = new_run_id("t2-delay")
     suite.publish_ok("t2", run, 1)
     return run, target.t2_delay_seconds
+
+
+@pytest.fixture(scope="session", autouse=True)
+def feature_scenarios(
+    target: Target, suite: SuiteClient, early_t2: tuple[str, float]
+) -> dict[str, Scenario]:
+    """The feature topics' scenarios, published as the session starts and judged later."""
+    return start_all(suite, target, PrometheusMetrics(target.prometheus_url))

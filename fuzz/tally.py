@@ -8,6 +8,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 DELIVERY_ROUTES = ("/t1", "/t2", "/dead-letter/{topic}")
+# what daprd posts to on the feature topics (service-1's features/): deliveries too
+FEATURE_PUBLISH_ROUTES = ("/features/publish/{topic}", "/features/publish-bulk/{topic}")
+
+
+def is_delivery_route(path: str) -> bool:
+    return path in DELIVERY_ROUTES or (
+        path.startswith("/features/") and path not in FEATURE_PUBLISH_ROUTES
+    )
 
 
 def session_seed() -> int:

@@ -185,6 +185,7 @@ class LocalStack:
             "APP_PORT": str(port),
             "DAPR_HTTP_ENDPOINT": s.url(sidecar.http),
             "DAPR_HTTP_PORT": str(sidecar.http),
+            "DAPR_GRPC_PORT": str(sidecar.grpc),
             "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
             "LEDGER_PATH": str(s.run_dir / "ledger.db"),
             "PYTHONPATH": str(REPO_ROOT),

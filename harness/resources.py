@@ -43,6 +43,7 @@ def render_configuration(resource: dict[str, Any], name_db: Path) -> dict[str, A
 
 def render_dapr_resources(settings: StackSettings, source: Path = SOURCE_DIR) -> tuple[Path, Path]:
     """Write the resources folder and the Configuration file; return both paths."""
+    source = settings.dapr_resources or source
     out_dir = settings.run_dir / "resources"
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = settings.run_dir / "config.yaml"

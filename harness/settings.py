@@ -59,6 +59,7 @@ class StackSettings:
     service1_image: str = ""
     service2_image: str = ""
     tokens: bool = True  # HARNESS_TOKENS=off: a tokenless stack (harness/tokens.py)
+    dapr_resources: Path | None = None  # None: system_under_test/resources
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -87,6 +88,9 @@ class StackSettings:
             service1_image=env.get("HARNESS_SERVICE1_IMAGE", ""),
             service2_image=env.get("HARNESS_SERVICE2_IMAGE", ""),
             tokens=tokens_enabled(env),
+            dapr_resources=Path(env["HARNESS_DAPR_RESOURCES"])
+            if env.get("HARNESS_DAPR_RESOURCES")
+            else None,
         )
         settings.validate()
         return settings
@@ -136,6 +140,8 @@ class StackSettings:
             seen[port] = name
         if self.dapr_config is not None and not self.dapr_config.is_file():
             raise SettingsError(f"HARNESS_DAPR_CONFIG={self.dapr_config} is not a file")
+        if self.dapr_resources is not None and not self.dapr_resources.is_dir():
+            raise SettingsError(f"HARNESS_DAPR_RESOURCES={self.dapr_resources} is not a folder")
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -11,10 +11,13 @@ from harness.settings import DEFAULT_DAPR_VERSION
 from k3d.validate.go_modules import K3D_VERSION
 from k3d.validate.yaml_files import load_yaml, load_yaml_docs
 
+LOCAL_RESOURCES = "system_under_test/resources"
 # What the architecture names; the manifests must define them.
 REQUIRED_DAPR_RESOURCES = {
     ("Component", "messagebus"): "pubsub.redis",
     ("Component", "statestore"): "state.redis",
+    ("Component", "featurebus"): "pubsub.redis",
+    ("Subscription", "declared"): None,
     ("Configuration", "suite-config"): None,
     ("Resiliency", "suite-resiliency"): None,
 }
@@ -54,7 +57,50 @@ def check_consistency(k3d_dir: Path, dapr_version: str) -> list[str]:
     problems += lib_port_problems(k3d_dir / "lib.sh", config, host_ports)
     problems += _image_problems(docs, config)
     problems += _dapr_name_problems(docs)
+    problems += _mirror_problems(_local_dapr_resources(k3d_dir.parent), docs)
     problems += workflow_version_problems(k3d_dir, dapr_version)
+    return problems
+
+
+def _local_dapr_resources(root: Path) -> list[dict[str, Any]]:
+    """The local stack's Dapr resources (system_under_test/resources)."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted((root / LOCAL_RESOURCES).glob("*.yaml")):
+        docs += [doc for doc in load_yaml_docs(path) if isinstance(doc, dict)]
+    return docs
+
+
+# Component metadata that shapes behaviour and must be the same on both targets (redisHost
+# differs by design: the harness points it at the local Redis).
+MIRRORED_COMPONENT_METADATA = ("concurrency", "publishingScopes", "subscriptionScopes")
+
+
+def _mirror_problems(local: list[dict[str, Any]], manifests: list[dict[str, Any]]) -> list[str]:
+    """Every local Component, Subscription and Resiliency has its twin in the k3d manifests."""
+    problems = []
+    defined = {(doc.get("kind"), doc.get("metadata", {}).get("name")): doc for doc in manifests}
+    for doc in local:
+        kind, name = doc.get("kind"), doc.get("metadata", {}).get("name")
+        if kind == "Configuration":  # the cluster's differs on purpose (no sqlite resolver)
+            continue
+        twin = defined.get((kind, name))
+        if twin is None:
+            problems.append(f"{kind} {name} of {LOCAL_RESOURCES} is not in the k3d manifests")
+            continue
+        if doc.get("scopes") != twin.get("scopes"):
+            problems.append(f"{kind} {name}: scopes differ from {LOCAL_RESOURCES}")
+        if kind in ("Subscription", "Resiliency") and doc.get("spec") != twin.get("spec"):
+            problems.append(f"{kind} {name}: spec differs from {LOCAL_RESOURCES}")
+        if kind == "Component":
+            mine, theirs = (
+                {m.get("name"): m.get("value") for m in d["spec"].get("metadata", [])}
+                for d in (doc, twin)
+            )
+            problems += [
+                f"Component {name}: {key} differs from {LOCAL_RESOURCES}"
+                for key in MIRRORED_COMPONENT_METADATA
+                if mine.get(key) != theirs.get(key)
+            ]
     return problems
 
 
@@ -139,6 +185,11 @@ def _dapr_name_problems(docs: list[dict[str, Any]]) -> list[str]:
                 for name in targets
                 if ("Component", name) not in defined
             ]
+        if doc.get("kind") == "Subscription":
+            pubsub = doc.get("spec", {}).get("pubsubname")
+            if ("Component", pubsub) not in defined:
+                name = doc.get("metadata", {}).get("name")
+                problems.append(f"Subscription {name} names pubsub {pubsub}, which is not defined")
         if doc.get("kind") != "Deployment":
             continue
         template = doc.get("spec", {}).get("template", {})

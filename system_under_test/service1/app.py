@@ -33,6 +33,7 @@ from system_under_test.common.tokens import (
     requires_app_token,
     requires_suite_token,
 )
+from system_under_test.service1 import features
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
@@ -173,6 +174,7 @@ async def dapr_subscribe(request: Request) -> Response:
         }
         for topic in settings.topics
     ]
+    subscriptions += features.subscriptions()
     return JSONResponse(subscriptions)
 
 
@@ -415,6 +417,7 @@ routes = [
     Route("/ledger", ledger_records, methods=["GET"]),
     Route("/ledger/summary", ledger_summary, methods=["GET"]),
     Route("/dead-letter/{topic}", receive_dead_letter, methods=["POST"]),
+    *features.routes,
 ]  # create_app adds POST /<topic> for each configured topic
 
 
@@ -443,7 +446,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ) as http:
             service.dapr, service.opened_ledger = DaprClient(http), ledger
             log.info("up: daprd %s, ledger %s", settings.dapr_http_endpoint, settings.ledger_path)
-            yield
+            async with features.streaming.streaming(app):
+                yield
     finally:
         service.dapr, service.opened_ledger = None, None
         checkpoints.cancel()

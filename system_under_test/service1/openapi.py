@@ -13,6 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from system_under_test.service1 import features
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -73,6 +75,70 @@ def _delivery(summary: str, path_params: list[dict[str, Any]] | None = None) -> 
     }
 
 
+PUBLISH_BULK = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {"messages": {"type": "array", "items": MESSAGE}},
+}
+FEATURE_PUBLISH_QUERY = [
+    {"name": "type", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "raw", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}},
+    {"name": "ttl", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+
+
+def _feature_publish(summary: str, body: dict[str, Any], params: list[Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"suiteToken": []}],
+            "parameters": params,
+            "requestBody": {"required": True, "content": _json(body)},
+            "responses": _answers({"type": "object"}, 400, 401, 403, 404, 413, 415),
+        }
+    }
+
+
+def _feature_delivery(path: str) -> dict[str, Any]:
+    """A feature topic's delivery route: a CloudEvent, a bulk batch or a raw payload's
+    wrapper, always one JSON object (features/ says which)."""
+    body = {"type": "object"}
+    return {
+        "post": {
+            "summary": f"a delivery to {path} (features/)",
+            "security": [{"appToken": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/cloudevents+json": {"schema": body}, **_json(body)},
+            },
+            "responses": _answers({"type": "object"}, 400, 401, 413, 415),
+        }
+    }
+
+
+def _feature_paths(topic_param: list[dict[str, Any]]) -> dict[str, Any]:
+    """The routes of service-1's feature topics (system_under_test/service1/features/)."""
+    paths: dict[str, Any] = {
+        "/features/publish/{topic}": _feature_publish(
+            "publish to a feature topic, with Dapr metadata",
+            MESSAGE,
+            topic_param + FEATURE_PUBLISH_QUERY,
+        ),
+        "/features/publish-bulk/{topic}": _feature_publish(
+            "publish to a feature topic through the bulk API", PUBLISH_BULK, topic_param
+        ),
+    }
+    for route in features.routes:
+        if route.path in paths:
+            continue
+        if "GET" in (route.methods or ()):
+            summary = f"state of {route.path}"
+            paths[route.path] = {"get": {"summary": summary, "responses": _answers({})}}
+        else:
+            paths[route.path] = _feature_delivery(route.path)
+    return paths
+
+
 def document(topics: tuple[str, ...]) -> dict[str, Any]:
     anything = {"type": "object"}
     topic_param = [{"name": "topic", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -131,6 +197,7 @@ def document(topics: tuple[str, ...]) -> dict[str, Any]:
     }
     for topic in topics:
         paths[f"/{topic}"] = _delivery(f"a delivery on {topic}")
+    paths.update(_feature_paths(topic_param))
     return {
         "openapi": "3.1.0",
         "info": {"title": "service-1", "version": "1"},

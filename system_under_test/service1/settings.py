@@ -39,6 +39,7 @@ class Service1Settings:
     app_id: str = "service-1"
     port: int = 6060
     dapr_http_endpoint: str = f"http://127.0.0.1:{DEFAULT_DAPR_HTTP_PORT}"
+    dapr_grpc_port: int = 0  # 0: no gRPC streaming subscription (features/streaming.py)
     pubsub_name: str = "messagebus"
     state_store_name: str = "statestore"
     state_key: str = "dapr-series"
@@ -66,6 +67,7 @@ class Service1Settings:
             app_id=env_text(env, "APP_ID", base.app_id),
             port=env_int(env, "APP_PORT", base.port, 1, 65535),
             dapr_http_endpoint=dapr_http_endpoint(env, DEFAULT_DAPR_HTTP_PORT),
+            dapr_grpc_port=env_int(env, "DAPR_GRPC_PORT", 0, 0, 65535),
             pubsub_name=env_text(env, "PUBSUB_NAME", base.pubsub_name),
             state_store_name=env_text(env, "STATE_STORE_NAME", base.state_store_name),
             state_key=env_text(env, "STATE_KEY", base.state_key),

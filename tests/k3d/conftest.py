@@ -22,4 +22,6 @@ def k3d_copy(tmp_path: Path, validator: Validator) -> Validator:
     """A validator of a fresh copy of k3d/ in tmp_path, for tests that break a file."""
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO_ROOT / "k3d", tmp_path / "k3d", ignore=ignore)
+    resources = "system_under_test/resources"  # what the manifests must mirror
+    shutil.copytree(REPO_ROOT / resources, tmp_path / resources, ignore=ignore)
     return validator.for_root(tmp_path)

@@ -220,6 +220,35 @@ def test_dapr_names_must_agree(k3d_copy: Validator) -> None:
     assert "Resiliency targets component pubsub, which is not defined" in found
 
 
+def test_subscription_must_name_a_defined_pubsub(k3d_copy: Validator) -> None:
+    manifest = k3d_copy.k3d_dir / "manifests" / "23-dapr-subscriptions.yaml"
+    edit(manifest, "pubsubname: featurebus", "pubsubname: nobus")
+    found = joined(k3d_copy.check_consistency())
+    assert "Subscription declared names pubsub nobus, which is not defined" in found
+
+
+def test_the_feature_resources_are_required(k3d_copy: Validator) -> None:
+    (k3d_copy.k3d_dir / "manifests" / "23-dapr-subscriptions.yaml").unlink()
+    found = joined(k3d_copy.check_consistency())
+    assert "no Subscription named declared" in found
+    assert (
+        "Subscription declared of system_under_test/resources is not in the k3d manifests" in found
+    )
+
+
+def test_manifests_mirror_the_local_resources(k3d_copy: Validator) -> None:
+    manifests = k3d_copy.k3d_dir / "manifests"
+    edit(manifests / "22-dapr-components.yaml", "answers-dead-letter,unsubscribed", "answers")
+    edit(manifests / "21-dapr-resiliency.yaml", "maxRetries: 3", "maxRetries: 4")
+    edit(manifests / "23-dapr-subscriptions.yaml", "  - service-1", "  - service-2")
+    found = joined(k3d_copy.check_consistency())
+    assert (
+        "Component featurebus: publishingScopes differs from system_under_test/resources" in found
+    )
+    assert "Resiliency suite-resiliency: spec differs from system_under_test/resources" in found
+    assert "Subscription declared: scopes differ from system_under_test/resources" in found
+
+
 # --- k3d config ---
 
 

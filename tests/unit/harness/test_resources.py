@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
 
+from harness.errors import SettingsError
 from harness.resources import (
+    SOURCE_DIR,
     prometheus_config,
     render_component,
     render_configuration,
@@ -41,7 +45,16 @@ def test_rendered_resources_of_the_repository(tmp_path):
     settings = StackSettings.from_env({"HARNESS_RUN_DIR": str(tmp_path)})
     resources, config = render_dapr_resources(settings)
     names = sorted(path.name for path in resources.iterdir())
-    assert names == ["messagebus.yaml", "resiliency.yaml", "statestore.yaml"]
+    assert names == [
+        "featurebus.yaml",
+        "messagebus.yaml",
+        "resiliency.yaml",
+        "statestore.yaml",
+        "subscription-declared.yaml",
+    ]
+    featurebus = yaml.safe_load((resources / "featurebus.yaml").read_text())
+    host = {m["name"]: m["value"] for m in featurebus["spec"]["metadata"]}["redisHost"]
+    assert host == f"127.0.0.1:{settings.redis_port}"
     spec = yaml.safe_load(config.read_text())["spec"]
     assert spec["metrics"]["enabled"] is True
     assert spec["tracing"]["samplingRate"] == "1"
@@ -61,3 +74,18 @@ def test_prometheus_scrapes_both_sidecars_and_both_services_every_second():
         "service-2": "127.0.0.1:7070",
     }
     assert {job["scrape_interval"] for job in config["scrape_configs"]} == {"1s"}
+
+
+def test_another_resources_folder(tmp_path):
+    source = tmp_path / "mine"
+    source.mkdir()
+    (source / "only.yaml").write_text("kind: Subscription\nmetadata: {name: s}\nspec: {}\n")
+    shutil.copy(SOURCE_DIR / "config.yaml", source / "config.yaml")
+    env = {"HARNESS_RUN_DIR": str(tmp_path / "run"), "HARNESS_DAPR_RESOURCES": str(source)}
+    resources, _ = render_dapr_resources(StackSettings.from_env(env))
+    assert sorted(path.name for path in resources.iterdir()) == ["only.yaml"]
+
+
+def test_a_missing_resources_folder_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="HARNESS_DAPR_RESOURCES=.* is not a folder"):
+        StackSettings.from_env({"HARNESS_DAPR_RESOURCES": str(tmp_path / "absent")})

@@ -196,7 +196,8 @@ def test_dapr_subscribe_lists_topics_and_dead_letter_topics(client: TestClient) 
     response = client.get("/dapr/subscribe")
     assert response.status_code == 200
     bus = {"pubsubname": "messagebus"}
-    assert response.json() == [
+    tutorial = [s for s in response.json() if s["pubsubname"] == "messagebus"]
+    assert tutorial == [
         {**bus, "topic": "t1", "route": "/t1", "deadLetterTopic": "t1-dead-letter"},
         {**bus, "topic": "t2", "route": "/t2", "deadLetterTopic": "t2-dead-letter"},
         {**bus, "topic": "t1-dead-letter", "route": "/dead-letter/t1"},
@@ -208,7 +209,8 @@ def test_dapr_subscribe_follows_topic_settings(tmp_path: Path, daprd: FakeDaprd)
     settings = make_settings(tmp_path, topics=("t2",), pubsub_name="bus")
     with TestClient(create_app(settings, daprd.transport)) as client:
         subscriptions = client.get("/dapr/subscribe").json()
-    assert [(s["pubsubname"], s["topic"], s["route"]) for s in subscriptions] == [
+    tutorial = [s for s in subscriptions if s["pubsubname"] != "featurebus"]
+    assert [(s["pubsubname"], s["topic"], s["route"]) for s in tutorial] == [
         ("bus", "t2", "/t2"),
         ("bus", "t2-dead-letter", "/dead-letter/t2"),
     ]
