@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness.client import SuiteClient
 from harness.ledger import new_run_id
-from harness.metrics import Counter, DeltaCheck, PrometheusMetrics, scrape
+from harness.metrics import Counter, DeltaCheck, PrometheusMetrics
 from harness.verdict import Attempt, Outcome
 
 APP = "service-1"
@@ -130,33 +129,6 @@ class Plan:
     name: str
     deltas: list[tuple[Counter, float]]
     publish: Starter
-
-
-class BaselinedDeltaCheck(DeltaCheck):
-    """A DeltaCheck with its baselines read beforehand (see `baselines`)."""
-
-    def __init__(
-        self, metrics: PrometheusMetrics, counters: list[Counter], before: dict[str, float]
-    ) -> None:
-        self.metrics = metrics
-        self.counters = counters
-        self.before = {c.name: before[c.query] for c in counters}
-
-
-def baselines(metrics: PrometheusMetrics, exposition: str, counters: list[Counter]):
-    """Every counter's baseline from one scrape of the sidecar, parsed once: parsing the
-    sidecar's exposition per counter costs about 0.1 s each here."""
-    samples = [s for family in text_string_to_metric_families(exposition) for s in family.samples]
-
-    def sidecar_value(counter: Counter) -> float:
-        names = {counter.metric, f"{counter.metric}_total"}  # the parser adds _total
-        return sum(
-            s.value
-            for s in samples
-            if s.name in names and all(s.labels.get(k) == v for k, v in counter.labels.items())
-        )
-
-    return {c.query: metrics.baseline(c.query, sidecar_value(c)) for c in counters}
 
 
 # --- the scenarios ------------------------------------------------------------------------
@@ -287,15 +259,14 @@ def start_all(suite: SuiteClient, target: Any, metrics: PrometheusMetrics) -> di
     scenarios = {plan.name: Scenario(plan.name, new_run_id(f"f-{plan.name}")) for plan in PLANS}
     everything = [counter for plan in PLANS for counter, _ in plan.deltas]
     try:
-        before = baselines(metrics, scrape(target.daprd_metrics_urls[APP]), everything)
+        everyone = DeltaCheck(target, metrics, everything)
     except Exception as exc:  # noqa: BLE001 - each scenario's check reports it
         for scenario in scenarios.values():
             scenario.error = f"reading the metric baselines failed: {exc}"
         return scenarios
     for plan in PLANS:
         scenario = scenarios[plan.name]
-        counters = [counter for counter, _ in plan.deltas]
-        scenario.check = BaselinedDeltaCheck(metrics, counters, before)
+        scenario.check = everyone.only([counter for counter, _ in plan.deltas])
         scenario.deltas = {counter.name: delta for counter, delta in plan.deltas}
     for plan in PLANS:
         scenario = scenarios[plan.name]
@@ -319,8 +290,7 @@ def started(scenarios: dict[str, Scenario], name: str) -> Scenario:
 
 def expect_deltas(scenario: Scenario, scoreboard: Any) -> None:
     assert scenario.check is not None
-    scoreboard_name = f"feature {scenario.name}"
-    scenario.check.expect(scenario.deltas, scoreboard, scoreboard_name)
+    scoreboard.deltas_seen(f"feature {scenario.name}", scenario.check.expect(scenario.deltas))
 
 
 def quiet_until(scenario: Scenario, seconds: float) -> None:

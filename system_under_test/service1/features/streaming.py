@@ -1,10 +1,11 @@
 """Streaming subscription: service-1 reads topic `streamed` over a gRPC stream it opens to daprd.
 
-It uses the official Dapr Python SDK (`dapr.aio.clients.DaprClient.subscribe`) on daprd's
-gRPC port (DAPR_GRPC_PORT; without it there is no stream); the SDK takes the API token from
-DAPR_API_TOKEN. The stream is opened in the background once daprd answers and reopened if
-it ends;
-`GET /features/streaming` says whether it is open, so a check can wait for it.
+It uses the official Dapr Python SDK's streaming `Subscription` on daprd's gRPC port
+(DAPR_GRPC_PORT; without it there is no stream). The API token (DAPR_API_TOKEN) goes on the
+stream call itself: the SDK client's channel interceptor does not put it on stream-stream
+calls (daprd 1.18.3 answers UNAUTHENTICATED), so `TokenStub` adds it. The stream is opened
+in the background once daprd answers and reopened if it ends; `GET /features/streaming`
+says whether it is open, so a check can wait for it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import httpx
-from dapr.aio.clients import DaprClient as SdkClient
+from dapr.aio.clients.grpc.subscription import Subscription
+from dapr.proto import api_service_v1
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -85,14 +88,26 @@ async def consume(service: Any, state: StreamState, topic: str = TOPIC) -> None:
             await stream_once(service, state, topic, address)
 
 
+class TokenStub:
+    """The one call the SDK's `Subscription` makes, with the API token on it."""
+
+    def __init__(self, channel: grpc.aio.Channel, token: str) -> None:
+        self._stub = api_service_v1.DaprStub(channel)
+        self._metadata = [("dapr-api-token", token)] if token else None
+
+    def SubscribeTopicEventsAlpha1(self, requests: Any) -> Any:
+        return self._stub.SubscribeTopicEventsAlpha1(requests, metadata=self._metadata)
+
+
 async def stream_once(service: Any, state: StreamState, topic: str, address: str) -> None:
     """Open the stream and read it until it ends; a failed open is retried by the caller."""
-    client = SdkClient(address=address)
+    channel = grpc.aio.insecure_channel(address)
+    subscription = Subscription(TokenStub(channel, service.settings.dapr_api_token), PUBSUB, topic)
     try:
-        subscription = await client.subscribe(PUBSUB, topic)
+        await subscription.start()
     except Exception as err:  # noqa: BLE001 - daprd not up yet, or gone: try again shortly
         log.debug("stream on %s not open yet: %s", topic, err)
-        await client.close()
+        await channel.close()
         await asyncio.sleep(RETRY_SECONDS)
         return
     state.open = True
@@ -108,7 +123,7 @@ async def stream_once(service: Any, state: StreamState, topic: str, address: str
         state.open = False
         with contextlib.suppress(Exception):
             await subscription.close()
-        await client.close()
+        await channel.close()
 
 
 @contextlib.asynccontextmanager
