@@ -1,0 +1,216 @@
+"""One fault scenario end to end: stack, load, fault, heal, drain, verdict.
+
+The stack is a fresh faults-profile stack that is stopped at the end whatever happens
+(context manager), and the fault is healed in a `finally`; so a failing check, an error
+or Ctrl-C leaves no fault in place and no process behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.client import SuiteClient, new_run_id
+from harness.faults.load import Call, OpenLoad
+from harness.faults.scenarios import LEAD_SECONDS, Scenario, Window
+from harness.faults.stack import FaultStack, faults_settings, profile_from_env
+from harness.faults.timeline import Recovery, done_times, per_second, recovery
+from harness.metrics import sample_sum, scrape
+from harness.verdict import QueueVerdict, dead_letter_topic, total_queue
+from harness.wait import poll
+
+DRAIN_LIMIT_SECONDS = 30.0
+QUIET_SECONDS = 2.5  # nothing new for this long after all is done: drained
+GIVE_UP_QUIET_SECONDS = 8.0  # nothing new for this long while something is missing: lost
+
+
+@dataclass
+class Counters:
+    """Dapr's own counts over the run, summed over the subscriber sidecars."""
+
+    egress_ok: float = 0.0  # publishes daprd acknowledged to service-1
+    ingress: dict[str, float] = field(default_factory=dict)  # process_status -> deliveries
+    dead_letter_ingress: float = 0.0
+    comparable: bool = True  # False when a sidecar restarted (its counters began again at 0)
+
+
+def read_counters(stack: FaultStack, topic: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name, url in stack.sidecar_metrics_urls().items():
+        if not stack.component(name).process.running():
+            continue  # a killed sidecar took its counters with it
+        text = scrape(url)
+        prefix = f"{name}:"
+        values[prefix + "egress_ok"] = sample_sum(
+            text, "dapr_component_pubsub_egress_count", {"topic": topic, "success": "true"}
+        )
+        for status in ("success", "retry", "drop"):
+            values[prefix + status] = sample_sum(
+                text,
+                "dapr_component_pubsub_ingress_count",
+                {"topic": topic, "process_status": status},
+            )
+        values[prefix + "dead_letter"] = sample_sum(
+            text, "dapr_component_pubsub_ingress_count", {"topic": dead_letter_topic(topic)}
+        )
+    return values
+
+
+def counters_delta(before: dict[str, float], after: dict[str, float], restarted: bool) -> Counters:
+    delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
+
+    def total(kind: str) -> float:
+        return sum(v for k, v in delta.items() if k.endswith(f":{kind}"))
+
+    return Counters(
+        egress_ok=total("egress_ok"),
+        ingress={s: total(s) for s in ("success", "retry", "drop")},
+        dead_letter_ingress=total("dead_letter"),
+        comparable=not restarted,
+    )
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    run: str
+    verdict: QueueVerdict
+    recovery: Recovery
+    counters: Counters
+    ledger: dict[str, int]  # deliveries on the topic and on its dead-letter topic
+    timeline: dict[str, list[float]]
+    started_at: float
+    fault: tuple[float, float]  # seconds after the load started
+    seconds: float  # wall time of the whole scenario, stack start and stop included
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    calls: list[Call] = field(repr=False, default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        counts = self.verdict.counts()
+        return {
+            "scenario": self.scenario.name,
+            **{k: counts[k] for k in ("acknowledged", "failed", "indeterminate", "delivered",
+                                       "lost", "duplicated", "unexpected", "recovered",
+                                       "dead_lettered")},
+            "recover_s": self.recovery.seconds_to_recover,
+            "worst_latency_s": self.recovery.worst_latency,
+            "seconds": round(self.seconds, 1),
+        }  # fmt: skip
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "title": self.scenario.title,
+            "topic": self.scenario.topic,
+            "run": self.run,
+            "verdict": self.verdict.as_dict(),
+            "recovery": asdict(self.recovery),
+            "counters": asdict(self.counters),
+            "ledger": self.ledger,
+            "fault_window_s": list(self.fault),
+            "load_seconds": self.scenario.load_seconds,
+            "seconds": round(self.seconds, 2),
+            "timeline": self.timeline,
+        }
+
+
+def ledger_counts(records: list[dict[str, Any]], topic: str) -> dict[str, int]:
+    def deliveries(on: str) -> int:
+        return sum(r["count"] for r in records if r["topic"] == on)
+
+    return {
+        "deliveries": deliveries(topic),
+        "dead_letter_deliveries": deliveries(dead_letter_topic(topic)),
+        "answers_success": sum(
+            r["answers"].count("SUCCESS") for r in records if r["topic"] == topic
+        ),
+        "answers_retry": sum(
+            sum(a in ("RETRY", "500") for a in r["answers"]) for r in records if r["topic"] == topic
+        ),
+    }
+
+
+def drain(client: SuiteClient, run: str, topic: str, acked: set[int]) -> list[dict[str, Any]]:
+    """Read the ledger until every acknowledged message is done and nothing moved for a
+    while, or nothing moved for long (something is lost), or the limit is reached."""
+    state = {"total": -1, "changed": time.monotonic()}
+
+    def read() -> list[dict[str, Any]]:
+        return client.ledger(run)
+
+    def drained(records: list[dict[str, Any]]) -> bool:
+        total = sum(r["count"] for r in records)
+        now = time.monotonic()
+        if total != state["total"]:
+            state["total"], state["changed"] = total, now
+        quiet = now - state["changed"]
+        all_done = acked <= done_times(records, topic).keys()
+        return quiet >= (QUIET_SECONDS if all_done else GIVE_UP_QUIET_SECONDS)
+
+    return poll(read, drained, timeout=DRAIN_LIMIT_SECONDS, interval=0.5, on_timeout="return")
+
+
+def run_scenario(scenario: Scenario, quiet: bool = True) -> ScenarioResult:
+    began = time.monotonic()
+    base = faults_settings()
+    settings = dataclasses.replace(base, run_dir=base.run_dir / scenario.name)
+    with FaultStack(settings, profile_from_env(scenario.profile), quiet=quiet) as stack:
+        client = SuiteClient(stack.settings.url(settings.service1_port),
+                             stack.settings.url(settings.service2_port))  # fmt: skip
+        try:
+            return _run_on(stack, client, scenario, began)
+        finally:
+            client.close()
+
+
+def _run_on(
+    stack: FaultStack, client: SuiteClient, scenario: Scenario, began: float
+) -> ScenarioResult:
+    topic = scenario.topic
+    for name in scenario.targets:
+        stack.require_running(name)
+    before = read_counters(stack, topic)
+    run = new_run_id(scenario.name)
+    start = time.time()
+    window = Window(start + LEAD_SECONDS, start + LEAD_SECONDS + scenario.fault_seconds)
+    extra = None
+    if scenario.extra is not None:
+        chosen = scenario.extra
+        extra = lambda seq, at: chosen(seq, at, window)  # noqa: E731
+    load = OpenLoad(stack.settings.url(stack.settings.service1_port), run, topic,
+                    seconds=scenario.load_seconds, extra=extra)  # fmt: skip
+    load.started_at = start
+    load.start()
+    time.sleep(max(0.0, window.start - time.time()))
+    injected = time.time()
+    try:
+        scenario.inject(stack)
+        time.sleep(max(0.0, window.end - time.time()))
+    finally:
+        scenario.heal(stack)
+    healed = time.time()
+    calls = load.join()
+    acked = {c.seq for c in calls if c.outcome.value == "ok"}
+    records = drain(client, run, topic, acked)
+    after = read_counters(stack, topic)
+    restarted = any(n.startswith("daprd") for n in scenario.targets)
+    verdict = total_queue([c.attempt() for c in calls], records, run=run, topics=[topic],
+                          label=scenario.name)  # fmt: skip
+    done = done_times(records, topic)
+    seconds = int(scenario.load_seconds + 20)
+    return ScenarioResult(
+        scenario=scenario,
+        run=run,
+        verdict=verdict,
+        recovery=recovery(calls, done, healed),
+        counters=counters_delta(before, after, restarted),
+        ledger=ledger_counts(records, topic),
+        timeline=per_second(calls, done, start, seconds),
+        started_at=start,
+        fault=(round(injected - start, 2), round(healed - start, 2)),
+        seconds=time.monotonic() - began,
+        records=records,
+        calls=calls,
+    )
