@@ -20,6 +20,7 @@ import httpx
 
 from harness.verdict import Attempt, Outcome
 
+PUBSUB = "messagebus"
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Extra = Callable[[int, float], dict[str, Any]]  # (seq, intended time) -> more message fields
 
@@ -50,15 +51,21 @@ def classify(status: int | None, error: BaseException | None) -> tuple[Outcome, 
 
 @dataclass
 class OpenLoad:
-    """`rate` publishes a second on `topic` for `seconds`, through service-1, bounded."""
+    """`rate` publishes a second on `topic` for `seconds`, bounded.
 
-    service1_url: str
+    Through service-1's publish API, or with `via_dapr` straight to a sidecar's publish
+    API in the envelope service-1 would have used (so a scenario can publish while
+    service-1's own sidecar is frozen).
+    """
+
+    url: str
     run: str
     topic: str = "t1"
     rate: float = 50.0
     seconds: float = 8.0
     timeout: float = 2.0
     extra: Extra | None = None
+    via_dapr: bool = False
     calls: list[Call] = field(default_factory=list)
     started_at: float = 0.0
     _thread: threading.Thread | None = None
@@ -68,7 +75,7 @@ class OpenLoad:
         return int(self.rate * self.seconds)
 
     def start(self) -> None:
-        self.started_at = time.time()
+        self.started_at = self.started_at or time.time()  # the caller may fix the start
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
         self._thread.start()
 
@@ -84,7 +91,7 @@ class OpenLoad:
     async def _run(self) -> None:
         limits = httpx.Limits(max_connections=int(self.rate * self.timeout) + 20)
         async with httpx.AsyncClient(
-            base_url=self.service1_url, timeout=self.timeout, limits=limits, trust_env=False
+            base_url=self.url, timeout=self.timeout, limits=limits, trust_env=False
         ) as client:
             loop = asyncio.get_running_loop()
             start, tasks = loop.time(), []
@@ -100,10 +107,14 @@ class OpenLoad:
         body = {"run": self.run, "seq": seq, "sent_at": intended}
         if self.extra is not None:
             body.update(self.extra(seq, intended))
+        path = f"/publish/{self.topic}"
+        if self.via_dapr:
+            path = f"/v1.0/publish/{PUBSUB}/{self.topic}"
+            body = {"messageType": self.topic, "message": body}
         began = time.monotonic()
         status, error = None, None
         try:
-            response = await client.post(f"/publish/{self.topic}", json=body)
+            response = await client.post(path, json=body)
             status = response.status_code
         except httpx.HTTPError as exc:
             error = exc

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import httpx
 
 from harness.client import SuiteClient, new_run_id
 from harness.faults.load import Call, OpenLoad
@@ -21,7 +24,7 @@ from harness.metrics import sample_sum, scrape
 from harness.verdict import QueueVerdict, dead_letter_topic, total_queue
 from harness.wait import poll
 
-DRAIN_LIMIT_SECONDS = 30.0
+DRAIN_LIMIT_SECONDS = 45.0
 QUIET_SECONDS = 2.5  # nothing new for this long after all is done: drained
 GIVE_UP_QUIET_SECONDS = 8.0  # nothing new for this long while something is missing: lost
 
@@ -132,9 +135,26 @@ def ledger_counts(records: list[dict[str, Any]], topic: str) -> dict[str, int]:
     }
 
 
-def drain(client: SuiteClient, run: str, topic: str, acked: set[int]) -> list[dict[str, Any]]:
-    """Read the ledger until every acknowledged message is done and nothing moved for a
-    while, or nothing moved for long (something is lost), or the limit is reached."""
+def arrived_seqs(records: list[dict[str, Any]], topic: str) -> set[int]:
+    """Distinct messages that arrived on the topic or on its dead-letter topic."""
+    topics = {topic, dead_letter_topic(topic)}
+    return {r["seq"] for r in records if r["topic"] in topics and isinstance(r["seq"], int)}
+
+
+def drain(
+    client: SuiteClient,
+    run: str,
+    topic: str,
+    acked: set[int],
+    published: Callable[[], float | None] = lambda: None,
+) -> list[dict[str, Any]]:
+    """Read the ledger until it is done and quiet, or nothing moved for long, or the limit.
+
+    Done: every acknowledged message is done, and as many distinct messages arrived as
+    Dapr says it published (`published()`, None when its counters cannot tell: a publish
+    that timed out may still have been published). Nothing moving for long while not done
+    means something is lost.
+    """
     state = {"total": -1, "changed": time.monotonic()}
 
     def read() -> list[dict[str, Any]]:
@@ -146,10 +166,33 @@ def drain(client: SuiteClient, run: str, topic: str, acked: set[int]) -> list[di
         if total != state["total"]:
             state["total"], state["changed"] = total, now
         quiet = now - state["changed"]
-        all_done = acked <= done_times(records, topic).keys()
-        return quiet >= (QUIET_SECONDS if all_done else GIVE_UP_QUIET_SECONDS)
+        if quiet < QUIET_SECONDS:
+            return False
+        target = published()
+        all_done = acked <= done_times(records, topic).keys() and (
+            target is None or len(arrived_seqs(records, topic)) >= target
+        )
+        return all_done or quiet >= GIVE_UP_QUIET_SECONDS
 
-    return poll(read, drained, timeout=DRAIN_LIMIT_SECONDS, interval=0.5, on_timeout="return")
+    # a service-1 busy catching up may answer the ledger slowly: that is "not yet"
+    return poll(read, drained, timeout=DRAIN_LIMIT_SECONDS, interval=0.5, on_timeout="return",
+                retry_on=(httpx.HTTPError,))  # fmt: skip
+
+
+def warm_up(client: SuiteClient, topic: str, messages: int = 20) -> None:
+    """A few messages through the whole path before the measured load: the first ones
+    after a start are slow (connections, caches), and would blur the fault's effect."""
+    run = new_run_id("warm-up")
+    for seq in range(1, messages + 1):
+        client.publish_ok(topic, run, seq)
+    poll(
+        lambda: client.ledger(run),
+        lambda records: len(done_times(records, topic)) == messages,
+        timeout=30,
+        interval=0.2,
+        what="the warm-up messages",
+        retry_on=(httpx.HTTPError,),
+    )
 
 
 def run_scenario(scenario: Scenario, quiet: bool = True) -> ScenarioResult:
@@ -171,6 +214,7 @@ def _run_on(
     topic = scenario.topic
     for name in scenario.targets:
         stack.require_running(name)
+    warm_up(client, topic)
     before = read_counters(stack, topic)
     run = new_run_id(scenario.name)
     start = time.time()
@@ -179,8 +223,12 @@ def _run_on(
     if scenario.extra is not None:
         chosen = scenario.extra
         extra = lambda seq, at: chosen(seq, at, window)  # noqa: E731
-    load = OpenLoad(stack.settings.url(stack.settings.service1_port), run, topic,
-                    seconds=scenario.load_seconds, extra=extra)  # fmt: skip
+    via_dapr = scenario.publish_via == "daprd-service-2"
+    publisher = "daprd-service-2" if via_dapr else "daprd-service-1"
+    s = stack.settings
+    url = s.url(s.sidecar2.http) if via_dapr else s.url(s.service1_port)
+    load = OpenLoad(url, run, topic, seconds=scenario.load_seconds, extra=extra,
+                    via_dapr=via_dapr)  # fmt: skip
     load.started_at = start
     load.start()
     time.sleep(max(0.0, window.start - time.time()))
@@ -193,9 +241,15 @@ def _run_on(
     healed = time.time()
     calls = load.join()
     acked = {c.seq for c in calls if c.outcome.value == "ok"}
-    records = drain(client, run, topic, acked)
+
+    def published() -> float | None:
+        if scenario.sidecar_restarts:
+            return None
+        now = read_counters(stack, topic)
+        return now[f"{publisher}:egress_ok"] - before[f"{publisher}:egress_ok"]
+
+    records = drain(client, run, topic, acked, published)
     after = read_counters(stack, topic)
-    restarted = any(n.startswith("daprd") for n in scenario.targets)
     verdict = total_queue([c.attempt() for c in calls], records, run=run, topics=[topic],
                           label=scenario.name)  # fmt: skip
     done = done_times(records, topic)
@@ -205,7 +259,7 @@ def _run_on(
         run=run,
         verdict=verdict,
         recovery=recovery(calls, done, healed),
-        counters=counters_delta(before, after, restarted),
+        counters=counters_delta(before, after, scenario.sidecar_restarts),
         ledger=ledger_counts(records, topic),
         timeline=per_second(calls, done, start, seconds),
         started_at=start,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,10 @@ Extra = Callable[[int, float, "Window"], dict[str, Any]]
 
 LEAD_SECONDS = 2.0  # steady load before the fault
 TAIL_SECONDS = 2.0  # load after the heal
-SLOW_HANDLER_SECONDS = 3.0  # longer than the profile's processingTimeout (2 s)
+SLOW_HANDLER_SECONDS = 6.0  # longer than the profile's processingTimeout (5 s)
+SLOW_EVERY = 40  # few enough that the slow ones never take all of Dapr's 10 workers
 LATENCY_MS = 200
+WAITING_SECONDS = 1.5  # messages published while the subscriber is frozen, before Redis dies
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Scenario:
     profile: FaultProfile = field(default_factory=FaultProfile)
     topic: str = "t1"
     extra: Extra | None = None  # more fields for a message sent at a given time
+    publish_via: str = "service-1"  # or "daprd-service-2": its sidecar's publish API
+    sidecar_restarts: bool = False  # a sidecar restarted or killed: its counts start over or go
 
     @property
     def load_seconds(self) -> float:
@@ -100,14 +105,23 @@ def remove_latency(stack: FaultStack) -> None:
     stack.toxiproxy.remove_latency(REDIS_PROXY)
 
 
+def restart_redis_while_messages_wait(stack: FaultStack) -> None:
+    """Freeze the subscriber's sidecar so that published messages wait unread in the
+    stream, then kill Redis and start it again."""
+    stack.send_signal("daprd-service-1", signal.SIGSTOP)
+    time.sleep(WAITING_SECONDS)
+    stack.send_signal("redis", signal.SIGKILL)
+    stack.restart("redis")
+
+
 def nothing(stack: FaultStack) -> None:
     """The fault lives in the messages themselves (see `slow_in_window`)."""
 
 
 def slow_in_window(seq: int, at: float, window: Window) -> dict[str, Any]:
-    """Every fifth message sent during the window asks for a handler slower than
+    """Every 40th message sent during the window asks for a handler slower than
     processingTimeout; the rest are handled at once."""
-    slow = window.holds(at) and seq % 5 == 0
+    slow = window.holds(at) and seq % SLOW_EVERY == 0
     return {"control": {"delay_seconds": SLOW_HANDLER_SECONDS if slow else 0}}
 
 
@@ -116,18 +130,22 @@ SCENARIOS = [
              send("service-1", signal.SIGKILL), restart("service-1"), ("service-1",)),
     Scenario("sidecar-term", "daprd of service-1 stopped (SIGTERM), restarted", 3.0,
              send("daprd-service-1", signal.SIGTERM),
-             stop_gracefully_then_restart("daprd-service-1"), ("daprd-service-1",)),
+             stop_gracefully_then_restart("daprd-service-1"), ("daprd-service-1",),
+             sidecar_restarts=True),
     Scenario("sidecar-kill", "daprd of service-1 killed (SIGKILL), restarted after 3 s", 3.0,
              send("daprd-service-1", signal.SIGKILL), restart("daprd-service-1"),
-             ("daprd-service-1",)),
+             ("daprd-service-1",), sidecar_restarts=True),
     Scenario("sidecar-freeze", "daprd of service-1 frozen (SIGSTOP) for 10 s, then SIGCONT", 10.0,
              send("daprd-service-1", signal.SIGSTOP), send("daprd-service-1", signal.SIGCONT),
              ("daprd-service-1",)),
-    Scenario("redis-restart-aof", "redis-server killed and restarted, AOF appendfsync always",
-             3.0, send("redis", signal.SIGKILL), restart("redis"), ("redis",)),
-    Scenario("redis-restart-volatile", "redis-server killed and restarted, no persistence",
-             3.0, send("redis", signal.SIGKILL), restart("redis"), ("redis",),
-             profile=FaultProfile(redis_persistence=False)),
+    Scenario("redis-restart-aof", "redis-server killed and restarted while messages wait in it; "
+             "AOF, appendfsync always", 3.0, restart_redis_while_messages_wait,
+             send("daprd-service-1", signal.SIGCONT), ("redis", "daprd-service-1"),
+             publish_via="daprd-service-2"),
+    Scenario("redis-restart-volatile", "redis-server killed and restarted while messages wait "
+             "in it; no persistence", 3.0, restart_redis_while_messages_wait,
+             send("daprd-service-1", signal.SIGCONT), ("redis", "daprd-service-1"),
+             profile=FaultProfile(redis_persistence=False), publish_via="daprd-service-2"),
     Scenario("network-cut", "sidecars cut from Redis (Toxiproxy) for 10 s", 10.0,
              proxy_enabled(False), proxy_enabled(True), ("toxiproxy",)),
     Scenario("network-latency", "200 ms added between the sidecars and Redis for 6 s", 6.0,
@@ -138,7 +156,8 @@ SCENARIOS = [
              nothing, nothing, ("service-1",), topic="t2", extra=slow_in_window),
     Scenario("replica-kill", "one of two service-1 replicas killed (app and daprd)", 3.0,
              kill_all(f"daprd-{REPLICA}", REPLICA), nothing,
-             (REPLICA, f"daprd-{REPLICA}"), profile=FaultProfile(replica=True)),
+             (REPLICA, f"daprd-{REPLICA}"), profile=FaultProfile(replica=True),
+             sidecar_restarts=True),
 ]  # fmt: skip
 
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}

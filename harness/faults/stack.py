@@ -43,8 +43,8 @@ class FaultProfile:
 
     redis_persistence: bool = True  # AOF with appendfsync always
     replica: bool = False
-    processing_timeout_ms: int = 2000
-    redeliver_interval_ms: int = 500
+    processing_timeout_ms: int = 5000
+    redeliver_interval_ms: int = 1000
 
 
 def profile_from_env(profile: FaultProfile, env: dict[str, str] | None = None) -> FaultProfile:

@@ -113,13 +113,13 @@ def test_the_sidecars_reach_redis_through_the_proxy_with_fast_redelivery(tmp_pat
     from harness.resources import render_dapr_resources
 
     settings = faults_settings({}, run_dir=tmp_path)
-    stack = FaultStack(settings, FaultProfile(processing_timeout_ms=2000))
+    stack = FaultStack(settings, FaultProfile())
     resources, _ = render_dapr_resources(settings)
     stack._route_through_proxy(resources)
     bus = yaml.safe_load((resources / "messagebus.yaml").read_text())
     meta = {e["name"]: e["value"] for e in bus["spec"]["metadata"]}
     assert meta["redisHost"] == "127.0.0.1:8391"
-    assert (meta["processingTimeout"], meta["redeliverInterval"]) == ("2000", "500")
+    assert (meta["processingTimeout"], meta["redeliverInterval"]) == ("5000", "1000")
     store = yaml.safe_load((resources / "statestore.yaml").read_text())
     assert {e["name"]: e["value"] for e in store["spec"]["metadata"]}["redisHost"].endswith(":8391")
 
@@ -137,9 +137,9 @@ def test_a_window_holds_its_start_not_its_end():
     assert window.holds(10.0) and window.holds(12.9) and not window.holds(13.0)
     slow = BY_NAME["slow-handler"].extra
     assert slow is not None
-    assert slow(5, 11.0, window)["control"]["delay_seconds"] == 3.0
-    assert slow(6, 11.0, window)["control"]["delay_seconds"] == 0
-    assert slow(5, 14.0, window)["control"]["delay_seconds"] == 0
+    assert slow(40, 11.0, window)["control"]["delay_seconds"] == 6.0
+    assert slow(41, 11.0, window)["control"]["delay_seconds"] == 0
+    assert slow(40, 14.0, window)["control"]["delay_seconds"] == 0
 
 
 def test_the_table_and_the_results_folder(tmp_path):
