@@ -24,7 +24,7 @@ from harness.metrics import sample_sum, scrape
 from harness.verdict import QueueVerdict, dead_letter_topic, total_queue
 from harness.wait import poll
 
-DRAIN_LIMIT_SECONDS = 45.0
+DRAIN_LIMIT_SECONDS = 90.0
 QUIET_SECONDS = 2.5  # nothing new for this long after all is done: drained
 GIVE_UP_QUIET_SECONDS = 8.0  # nothing new for this long while something is missing: lost
 
@@ -35,7 +35,7 @@ class Counters:
 
     egress_ok: float = 0.0  # publishes daprd acknowledged to service-1
     ingress: dict[str, float] = field(default_factory=dict)  # process_status -> deliveries
-    dead_letter_ingress: float = 0.0
+    dead_letter_ingress: dict[str, float] = field(default_factory=dict)  # the same, on its DLQ
     comparable: bool = True  # False when a sidecar restarted (its counters began again at 0)
 
 
@@ -55,9 +55,12 @@ def read_counters(stack: FaultStack, topic: str) -> dict[str, float]:
                 "dapr_component_pubsub_ingress_count",
                 {"topic": topic, "process_status": status},
             )
-        values[prefix + "dead_letter"] = sample_sum(
-            text, "dapr_component_pubsub_ingress_count", {"topic": dead_letter_topic(topic)}
-        )
+        for status in ("success", "retry", "drop"):
+            values[prefix + f"dead_letter_{status}"] = sample_sum(
+                text,
+                "dapr_component_pubsub_ingress_count",
+                {"topic": dead_letter_topic(topic), "process_status": status},
+            )
     return values
 
 
@@ -70,7 +73,7 @@ def counters_delta(before: dict[str, float], after: dict[str, float], restarted:
     return Counters(
         egress_ok=total("egress_ok"),
         ingress={s: total(s) for s in ("success", "retry", "drop")},
-        dead_letter_ingress=total("dead_letter"),
+        dead_letter_ingress={s: total(f"dead_letter_{s}") for s in ("success", "retry", "drop")},
         comparable=not restarted,
     )
 
@@ -150,10 +153,11 @@ def drain(
 ) -> list[dict[str, Any]]:
     """Read the ledger until it is done and quiet, or nothing moved for long, or the limit.
 
-    Done: every acknowledged message is done, and as many distinct messages arrived as
-    Dapr says it published (`published()`, None when its counters cannot tell: a publish
-    that timed out may still have been published). Nothing moving for long while not done
-    means something is lost.
+    Done: every acknowledged message is done, as many distinct messages arrived as Dapr
+    says it published (`published()`, None when its counters cannot tell: a publish that
+    timed out may still have been published), and no handler is still running. Nothing
+    moving for long while not done means something is lost (or a killed handler will
+    never answer).
     """
     state = {"total": -1, "changed": time.monotonic()}
 
@@ -169,8 +173,11 @@ def drain(
         if quiet < QUIET_SECONDS:
             return False
         target = published()
-        all_done = acked <= done_times(records, topic).keys() and (
-            target is None or len(arrived_seqs(records, topic)) >= target
+        pending = sum(r["count"] - len(r["answers"]) for r in records)
+        all_done = (
+            acked <= done_times(records, topic).keys()
+            and (target is None or len(arrived_seqs(records, topic)) >= target)
+            and pending == 0
         )
         return all_done or quiet >= GIVE_UP_QUIET_SECONDS
 
