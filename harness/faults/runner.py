@@ -260,7 +260,7 @@ def _run_on(
     verdict = total_queue([c.attempt() for c in calls], records, run=run, topics=[topic],
                           label=scenario.name)  # fmt: skip
     done = done_times(records, topic)
-    seconds = int(scenario.load_seconds + 20)
+    seconds = int(max([scenario.load_seconds, *(at - start for at in done.values())])) + 2
     return ScenarioResult(
         scenario=scenario,
         run=run,
