@@ -108,6 +108,23 @@ def slow_ones_redelivered(result: ScenarioResult) -> None:
     assert not missing, f"slow messages delivered only once: {sorted(missing)}"
 
 
+def publishes_slowed_by_the_latency(result: ScenarioResult) -> None:
+    """The fault took effect: a publish acknowledged during the window took at least the
+    added round trip (the sidecars reach Redis only through Toxiproxy)."""
+    from harness.faults.scenarios import LATENCY_MS
+
+    t0 = result.started_at
+    inside = [
+        c
+        for c in result.calls
+        if c.outcome is Outcome.OK
+        and t0 + result.fault[0] + 0.5 <= c.intended_at < t0 + result.fault[1]
+    ]
+    assert inside, "no publish was acknowledged during the added latency"
+    fastest = min(c.seconds for c in inside)
+    assert fastest >= LATENCY_MS / 1000, f"a publish took {fastest:.3f} s under {LATENCY_MS} ms"
+
+
 def no_publish_lost_its_answer(result: ScenarioResult) -> None:
     verdict = result.verdict
     assert verdict.failed == verdict.indeterminate == 0, str(verdict)
@@ -123,7 +140,12 @@ EXPECTED: dict[str, list[Check]] = {
     "redis-restart-aof": [nothing_lost, every_published_message_arrived, every_success_counted],
     "redis-restart-volatile": [loss_is_what_waited_in_redis, every_success_counted],
     "network-cut": [nothing_lost, every_published_message_arrived, every_success_counted],
-    "network-latency": [nothing_lost, every_published_message_arrived, every_success_counted],
+    "network-latency": [
+        nothing_lost,
+        publishes_slowed_by_the_latency,
+        every_published_message_arrived,
+        every_success_counted,
+    ],
     "service2-down": [
         nothing_lost,
         dead_lettered_during_the_outage,

@@ -42,6 +42,7 @@ class FaultProfile:
     """How a scenario's stack differs from the plain local stack."""
 
     redis_persistence: bool = True  # AOF with appendfsync always
+    through_proxy: bool = True  # False only to prove a network check notices a bypass
     replica: bool = False
     processing_timeout_ms: int = 5000
     redeliver_interval_ms: int = 1000
@@ -51,7 +52,7 @@ def profile_from_env(profile: FaultProfile, env: dict[str, str] | None = None) -
     """A scenario's profile with the environment's overrides, to see what Dapr does with
     other settings (and to prove that a check goes red when a guarantee is switched off):
     FAULTS_PROCESSING_TIMEOUT_MS (0 switches redelivery off), FAULTS_REDIS_PERSISTENCE
-    (`aof` or `none`)."""
+    (`aof` or `none`), FAULTS_REDIS_PROXY (`off`: the sidecars bypass Toxiproxy)."""
     env = dict(os.environ if env is None else env)
     raw_timeout = env.get("FAULTS_PROCESSING_TIMEOUT_MS", "").strip()
     if raw_timeout:
@@ -65,6 +66,11 @@ def profile_from_env(profile: FaultProfile, env: dict[str, str] | None = None) -
         if persistence not in ("aof", "none"):
             raise SettingsError(f"FAULTS_REDIS_PERSISTENCE={persistence!r} must be aof or none")
         profile = dataclasses.replace(profile, redis_persistence=persistence == "aof")
+    proxy = env.get("FAULTS_REDIS_PROXY", "").strip()
+    if proxy:
+        if proxy not in ("on", "off"):
+            raise SettingsError(f"FAULTS_REDIS_PROXY={proxy!r} must be on or off")
+        profile = dataclasses.replace(profile, through_proxy=proxy == "on")
     return profile
 
 
@@ -175,6 +181,8 @@ class FaultStack(LocalStack):
     def _route_through_proxy(self, resources: Path) -> None:
         """Both Redis components reach Redis through Toxiproxy; pub/sub redelivers fast."""
         proxy = f"{self.settings.host}:{self.extra.redis_proxy}"
+        if not self.profile.through_proxy:
+            proxy = f"{self.settings.host}:{self.settings.redis_port}"
         for path in sorted(resources.glob("*.yaml")):
             resource = yaml.safe_load(path.read_text())
             if resource.get("kind") != "Component":

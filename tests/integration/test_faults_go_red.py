@@ -46,14 +46,14 @@ BREAKAGES = [
              {"FAULTS_REDIS_PERSISTENCE": "aof"}, "did Redis keep its data?"),
     Breakage("network-cut", "service-1 answers 200 to a publish daprd failed",
              {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
-    Breakage("network-latency", "service-1 hides redeliveries from its ledger",
-             {"HARNESS_SERVICE1_APP": "tests.mutants.hide_redeliveries:app"}, "answers_success"),
+    Breakage("network-latency", "the sidecars bypass Toxiproxy", {"FAULTS_REDIS_PROXY": "off"},
+             "a publish took"),
     Breakage("service2-down", "subscriptions without dead-letter topics",
              {"HARNESS_SERVICE1_APP": "tests.mutants.no_dead_letter:app"}, "at-least-once"),
     Breakage("slow-handler", "processingTimeout longer than the slow handler",
              {"FAULTS_PROCESSING_TIMEOUT_MS": "60000"}, "delivered only once"),
-    Breakage("replica-kill", "redelivery of pending messages switched off", NO_REDELIVERY,
-             "at-least-once"),
+    Breakage("replica-kill", "service-1 replicas acknowledge before they record",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "at-least-once"),
 ]  # fmt: skip
 
 

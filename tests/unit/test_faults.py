@@ -229,8 +229,9 @@ def test_the_command_refuses_a_cluster_target_in_one_line(capsys, monkeypatch):
         ({"FAULT_SCENARIOS": "no-such-fault"}, "faults: FAULT_SCENARIOS names unknown scenario"),
         ({"E2E_TARGET": "k3d"}, "faults: E2E_TARGET=k3d: faults can only be injected"),
         ({"FAULTS_REDIS_PERSISTENCE": "maybe"}, "must be aof or none"),
+        ({"FAULTS_REDIS_PROXY": "sometimes"}, "must be on or off"),
     ],
-    ids=["unknown scenario", "k3d target", "bad override"],
+    ids=["unknown scenario", "k3d target", "bad persistence", "bad proxy"],
 )
 def test_the_pytest_session_ends_in_one_line_on_bad_input(env, says):
     import os
@@ -261,3 +262,23 @@ def test_the_e2e_gate_leaves_the_fault_checks_out():
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert "e2e/faults" not in result.stdout and "deselected" in result.stdout, result.stdout
+
+
+def test_overrides_change_the_profile_for_a_variant():
+    from harness.faults.stack import profile_from_env
+    from harness.settings import SettingsError
+
+    base = FaultProfile()
+    assert profile_from_env(base, {}) == base
+    changed = profile_from_env(
+        base,
+        {"FAULTS_PROCESSING_TIMEOUT_MS": "0", "FAULTS_REDIS_PERSISTENCE": "none",
+         "FAULTS_REDIS_PROXY": "off"},
+    )  # fmt: skip
+    assert (changed.processing_timeout_ms, changed.redis_persistence, changed.through_proxy) == (
+        0,
+        False,
+        False,
+    )
+    with pytest.raises(SettingsError, match="milliseconds"):
+        profile_from_env(base, {"FAULTS_PROCESSING_TIMEOUT_MS": "5s"})
