@@ -83,11 +83,12 @@ def loss_is_what_waited_in_redis(result: ScenarioResult) -> None:
 
     # the kill comes WAITING_SECONDS after the freeze; a message sent just before the
     # freeze may still have been on its way to the subscriber
-    start = result.fault[0] - 0.5
-    waiting = acked_between(result, start, result.fault[0] + WAITING_SECONDS + 0.5)
+    fault = result.fault[0]
+    waiting = acked_between(result, fault, fault + WAITING_SECONDS)
+    around = acked_between(result, fault - 0.5, fault + WAITING_SECONDS + 0.5)
     lost = result.verdict.lost
     assert lost, f"nothing was lost: did Redis keep its data? {result.verdict}"
-    assert lost <= waiting, str(result.verdict)
+    assert lost <= around, str(result.verdict)
     assert len(lost) >= 0.8 * len(waiting), f"lost {len(lost)} of {len(waiting)} waiting"
     arrived = arrived_seqs(result.records, result.scenario.topic)
     assert result.counters.egress_ok == len(arrived) + len(lost), result.counters
@@ -109,8 +110,8 @@ def slow_ones_redelivered(result: ScenarioResult) -> None:
 
 
 def publishes_slowed_by_the_latency(result: ScenarioResult) -> None:
-    """The fault took effect: a publish acknowledged during the window took at least the
-    added round trip (the sidecars reach Redis only through Toxiproxy)."""
+    """The fault took effect: publishes acknowledged during the window took at least the
+    added round trip (the median: the sidecars reach Redis only through Toxiproxy)."""
     from harness.faults.scenarios import LATENCY_MS
 
     t0 = result.started_at
@@ -121,8 +122,10 @@ def publishes_slowed_by_the_latency(result: ScenarioResult) -> None:
         and t0 + result.fault[0] + 0.5 <= c.intended_at < t0 + result.fault[1]
     ]
     assert inside, "no publish was acknowledged during the added latency"
-    fastest = min(c.seconds for c in inside)
-    assert fastest >= LATENCY_MS / 1000, f"a publish took {fastest:.3f} s under {LATENCY_MS} ms"
+    median = sorted(c.seconds for c in inside)[len(inside) // 2]
+    assert median >= LATENCY_MS / 1000, (
+        f"publishes took {median:.3f} s (median) under {LATENCY_MS} ms"
+    )
 
 
 def no_publish_lost_its_answer(result: ScenarioResult) -> None:

@@ -214,6 +214,10 @@ class FaultStack(LocalStack):
         super().stop()
         self.toxiproxy.close()
 
+    def __enter__(self) -> FaultStack:
+        self.start()
+        return self
+
     # -- where to look --------------------------------------------------------------------
 
     def sidecar_metrics_urls(self) -> dict[str, str]:

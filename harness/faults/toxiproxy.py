@@ -41,12 +41,11 @@ def installed_version(binary: Path) -> str | None:
 
 def find_toxiproxy() -> Path | None:
     """$TOXIPROXY_SERVER, then PATH, then the suite's bin dir; only the pinned version."""
-    candidates = [os.environ.get("TOXIPROXY_SERVER"), shutil.which(BINARY_NAME)]
-    candidates.append(str(BIN_DIR / BINARY_NAME))
+    named = [os.environ.get("TOXIPROXY_SERVER"), shutil.which(BINARY_NAME)]
+    candidates = [Path(name) for name in named if name] + [BIN_DIR / BINARY_NAME]
     for candidate in candidates:
-        found = candidate and Path(candidate).is_file()
-        if found and installed_version(Path(candidate)) == TOXIPROXY_VERSION:
-            return Path(candidate)
+        if candidate.is_file() and installed_version(candidate) == TOXIPROXY_VERSION:
+            return candidate
     return None
 
 
