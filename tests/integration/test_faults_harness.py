@@ -37,6 +37,21 @@ def referring_to(run_dir: Path) -> list[str]:
     return found
 
 
+def frozen_daprd(stack_dir: Path) -> bool:
+    """A daprd of that stack is stopped by SIGSTOP (state T) right now."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if os.readlink(proc / "cwd") != str(stack_dir):
+                continue
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        name, state = stat.split("(", 1)[1].rsplit(")", 1)[0], stat.rsplit(")", 1)[1].split()[0]
+        if name == "daprd" and state == "T":
+            return True
+    return False
+
+
 def test_a_component_is_signalled_restarted_and_still_stopped_at_the_end(tmp_path):
     settings = faults_settings({"HARNESS_PORT_OFFSET": "2500"}, run_dir=tmp_path / "stack")
     stack = FaultStack(settings, FaultProfile())
@@ -66,11 +81,12 @@ def test_ctrl_c_in_the_middle_of_a_fault_heals_it_and_leaves_nothing_behind(tmp_
         [sys.executable, "-m", "harness.faults", "sidecar-freeze"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    frozen = run_dir / "sidecar-freeze" / "logs" / "daprd-service-1.log"
-    deadline = time.monotonic() + 60
-    while not frozen.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(6)  # the stack gets ready, 2 s of load, then daprd is frozen for 10 s
+    deadline = time.monotonic() + 90
+    while not frozen_daprd(run_dir / "sidecar-freeze") and time.monotonic() < deadline:
+        assert cli.poll() is None, cli.communicate()
+        time.sleep(0.1)
+    assert frozen_daprd(run_dir / "sidecar-freeze"), "the sidecar was never frozen"
+    time.sleep(1)  # well inside the 10 s freeze
     cli.send_signal(signal.SIGINT)
     out, err = cli.communicate(timeout=60)
     assert cli.returncode == 130, err
