@@ -68,3 +68,13 @@ def env_pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
                 raise SettingsError(f"{name}: {item.strip()!r} is not KEY=VALUE")
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """One of `choices`, or None when unset or blank."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if raw not in choices:
+        raise SettingsError(f"{name}={raw!r} must be {' or '.join(choices)}")
+    return raw

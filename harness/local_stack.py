@@ -312,6 +312,34 @@ class LocalStack:
         if not self.quiet:
             print(f"[harness] {message}", file=sys.stderr, flush=True)
 
+    # -- faults: act on one component ---------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        """The named component; one line naming the known ones when there is none."""
+        if name not in self.components:
+            known = ", ".join(sorted(self.components)) or "none"
+            raise HarnessError(f"no component {name!r} in this stack (known: {known})")
+        return self.components[name]
+
+    def send_signal(self, name: str, signum: int) -> None:
+        """Signal the component's whole process group; it must be running."""
+        process = self.component(name).process
+        if not process.running():
+            raise HarnessError(f"cannot signal {name}: it is not running")
+        process.signal_group(signum)
+
+    def stop_component(self, name: str, grace: float = 3.0) -> None:
+        self.component(name).process.stop(grace)
+
+    def restart(self, name: str) -> None:
+        """Start the component again with the same command (stopping it first if it still
+        runs) and wait until it is ready; it stays owned and is stopped with the stack."""
+        process = self.component(name).process
+        if not process.gone():
+            process.stop()
+        self._launch(name)
+        self._wait_ready([name])
+
     # -- looking at it ----------------------------------------------------------------
 
     def logs_tail(self, lines: int = 40) -> dict[str, str]:

@@ -1,0 +1,47 @@
+"""`python -m harness.faults [NAME ...]`: run fault scenarios and print the verdict table.
+
+The pytest checks (`tox -e faults`) assert what each scenario must show; this command
+only runs them and writes results/faults-<timestamp>/, for looking at Dapr by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.errors import HarnessError
+from harness.faults.report import results_dir, table_lines, write_results
+from harness.faults.runner import run_scenario
+from harness.faults.scenarios import BY_NAME, require_local_target, selected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.faults")
+    parser.add_argument("names", nargs="*", help=f"scenarios (default all): {', '.join(BY_NAME)}")
+    args = parser.parse_args(argv)
+    try:
+        require_local_target()
+        env = {"FAULT_SCENARIOS": ",".join(args.names)} if args.names else None
+        scenarios = selected(env)
+        out = results_dir()
+        results = []
+        for scenario in scenarios:
+            print(f"[faults] {scenario.name}: {scenario.title}", file=sys.stderr, flush=True)
+            result = run_scenario(scenario)
+            results.append(result)
+            print(f"[faults] {result.verdict} ({result.seconds:.1f} s)", file=sys.stderr)
+    except HarnessError as exc:  # SettingsError is one
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: every fault healed and every process stopped", file=sys.stderr)
+        return 130
+    rows = [r.row() for r in results]
+    write_results(out, [r.as_dict() for r in results], rows)
+    print("\n".join(table_lines(rows)))
+    print(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Each fault scenario earns its place: it goes red against a variant that breaks the
+guarantee it checks, in a subprocess, on a faults stack of its own.
+
+A variant is either a broken service-1 from tests/mutants (one that acknowledges before
+it has done its work, one without dead-letter topics) or an override of the faults
+profile (redelivery switched off, Redis with or without persistence).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.settings import REPO_ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    scenario: str
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    says: str = ""  # the assertion message the failure must show
+
+
+BREAKAGES = [
+    Breakage("service1-kill", "service-1 acknowledges before it records and forwards",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "'drop'"),
+    Breakage("sidecar-term", "service-1 answers 200 to a publish daprd refused",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
+    Breakage("sidecar-kill", "service-1 answers 200 to a publish it could not hand to daprd",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
+    Breakage("sidecar-freeze", "service-1 hides redeliveries from its ledger",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.hide_redeliveries:app"}, "answers_success"),
+    Breakage("redis-restart-aof", "Redis without persistence",
+             {"FAULTS_REDIS_PERSISTENCE": "none"}, "at-least-once"),
+    Breakage("redis-restart-volatile", "Redis with AOF after all",
+             {"FAULTS_REDIS_PERSISTENCE": "aof"}, "did Redis keep its data?"),
+    Breakage("network-cut", "service-1 answers 200 to a publish daprd failed",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
+    Breakage("network-latency", "the sidecars bypass Toxiproxy", {"FAULTS_REDIS_PROXY": "off"},
+             "(median) under"),
+    Breakage("service2-down", "subscriptions without dead-letter topics",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.no_dead_letter:app"}, "at-least-once"),
+    Breakage("slow-handler", "processingTimeout longer than the slow handler",
+             {"FAULTS_PROCESSING_TIMEOUT_MS": "60000"}, "delivered only once"),
+    Breakage("replica-kill", "service-1 replicas acknowledge before they record",
+             {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "at-least-once"),
+]  # fmt: skip
+
+
+def run_faults(tmp_path: Path, offset: int, scenario: str, extra: dict[str, str]):
+    env = {
+        **os.environ,
+        "HARNESS_PORT_OFFSET": str(offset),
+        "HARNESS_RUN_DIR": str(tmp_path / "faults"),
+        "FAULT_SCENARIOS": scenario,
+        **extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "e2e/faults", "-m", "faults", "-p", "no:cacheprovider",
+         "-q", "-rfE", "--no-header"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=[f"{b.scenario}: {b.name}" for b in BREAKAGES])
+def test_the_scenario_goes_red(breakage: Breakage, tmp_path):
+    offset = 3000 + 100 * BREAKAGES.index(breakage)
+    result = run_faults(tmp_path, offset, breakage.scenario, breakage.env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, f"{breakage.scenario} stayed green\n{output[-3000:]}"
+    assert f"FAILED e2e/faults/test_faults.py::test_scenario[{breakage.scenario}]" in output
+    assert breakage.says in output, output[-3000:]
