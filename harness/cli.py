@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
 from harness.processes import group_alive, tail
+from harness.progress import say
 from harness.settings import SettingsError, StackSettings
 from harness.supervisor import running_state, spawn, supervise, terminate
 
@@ -30,6 +31,7 @@ def cmd_up(settings: StackSettings, args: argparse.Namespace) -> int:
         return 1
     started = time.monotonic()
     LocalStack(settings).preflight()
+    say("harness", f"starting the stack (its log: {settings.run_dir / 'supervisor.log'})")
     state = spawn(settings, timeout=settings.ready_timeout_seconds + 10)
     print(f"local stack ready in {time.monotonic() - started:.2f} s")
     _print_endpoints(settings)

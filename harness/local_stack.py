@@ -21,6 +21,7 @@ from harness.daprd import ensure_daprd
 from harness.errors import HarnessError
 from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
+from harness.progress import say
 from harness.resources import (
     prometheus_config,
     render_dapr_resources,
@@ -278,7 +279,7 @@ class LocalStack:
 
     def _say(self, message: str) -> None:
         if not self.quiet:
-            print(f"[harness] {message}", file=sys.stderr, flush=True)
+            say("harness", message)
 
     # -- looking at it ----------------------------------------------------------------
 
