@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
-from e2e.scoreboard import Scoreboard
+from e2e.scoreboard import SESSION_SCOREBOARD, Scoreboard
 from harness.client import SuiteClient, new_run_id
 from harness.errors import HarnessError
 from harness.metrics import PrometheusMetrics
 from harness.settings import SettingsError
 from harness.target import Target, open_target
 
-SCOREBOARD = Scoreboard()
+pytest_plugins = ["e2e.progress", "e2e.report"]
+
+SCOREBOARD = SESSION_SCOREBOARD
 
 
 class RecordingMetrics(PrometheusMetrics):
