@@ -30,6 +30,8 @@ from loadtests.conductor import JOURNAL, install
 from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
 from loadtests.options import add_locust_arguments
+from loadtests.stats_total import count_publishes_only
+from loadtests.web_ui import extend as extend_web_ui
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -41,7 +43,10 @@ def add_options(parser, **_):
 
 @events.init.add_listener
 def wire_run(environment, **_):
-    install(environment)
+    count_publishes_only(environment)
+    conductor = install(environment)
+    if conductor is not None:
+        extend_web_ui(environment, conductor)
 
 
 class Publisher(FastHttpUser):
@@ -52,6 +57,8 @@ class Publisher(FastHttpUser):
         self.message_bytes = options.message_bytes
         self.think_time = options.think_time
         self.schedule: Schedule | None = None
+        if not getattr(options, "load_run_id", ""):
+            raise StopUser()  # no run was started (its options were refused)
         if str(options.mode).strip().lower() == "open":
             rate = options.load_user_rate
             # A random phase so the users' slots interleave instead of firing together.
