@@ -15,7 +15,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .passed{color:#186a18;font-weight:bold}.failed,.error{color:#b00;font-weight:bold}
 .skipped,.xfailed{color:#886600}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;max-height:30em}
