@@ -6,6 +6,7 @@ this session started is stopped at its end, also when tests fail or on Ctrl-C.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from harness.target import Target, open_target
 pytest_plugins = ["e2e.progress", "e2e.report"]
 
 SCOREBOARD = SESSION_SCOREBOARD
+# The session's own local stack runs Jaeger, so the trace check can ask it (HARNESS_JAEGER=0: not)
+JAEGER_SWITCH = os.environ.get("HARNESS_JAEGER") or "1"
 
 
 class RecordingMetrics(PrometheusMetrics):
@@ -38,7 +41,7 @@ class RecordingMetrics(PrometheusMetrics):
 @pytest.fixture(scope="session")
 def target() -> Iterator[Target]:
     try:
-        chosen = open_target()
+        chosen = open_target({**os.environ, "HARNESS_JAEGER": JAEGER_SWITCH})
         chosen.start()
     except (HarnessError, SettingsError) as exc:
         pytest.fail(f"the target did not start: {exc}", pytrace=False)

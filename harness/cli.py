@@ -46,6 +46,8 @@ def _print_endpoints(settings: StackSettings) -> None:
           f"metrics {s.url(s.sidecar2.metrics)}/metrics)")  # fmt: skip
     print(f"  prometheus    {s.url(s.prometheus_port)}")
     print(f"  redis         {s.host}:{s.redis_port}")
+    if s.jaeger:
+        print(f"  jaeger UI     {s.url(s.jaeger_query_port)}")
     print(f"  logs          {s.run_dir / 'logs'}")
 
 
@@ -72,6 +74,12 @@ def cmd_status(settings: StackSettings, args: argparse.Namespace) -> int:
         up = bool(pid) and group_alive(pid) and not is_port_free(port, settings.host)
         all_up = all_up and up
         print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {port}")
+    jaeger_pid = (state.components or {}).get("jaeger")
+    if jaeger_pid:
+        up = group_alive(jaeger_pid) and not is_port_free(settings.jaeger_query_port, settings.host)
+        all_up = all_up and up
+        print(f"  {'up  ' if up else 'DOWN'} {'jaeger':16} pid {jaeger_pid:>7}  "
+              f"UI {settings.url(settings.jaeger_query_port)}")  # fmt: skip
     return 0 if all_up else 1
 
 

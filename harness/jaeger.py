@@ -18,8 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness.daprd import go_directive, replace_lines
 from harness.errors import HarnessError
 from harness.progress import say, wait_with_ticks
@@ -48,30 +46,33 @@ def ensure_jaeger(version: str = DEFAULT_VERSION, install_to: Path = DEFAULT_INS
     return install_to
 
 
-def _go(args: list[str], cwd: Path, doing: str) -> subprocess.CompletedProcess[str]:
+def _go(args: list[str], cwd: Path, doing: str) -> str:
+    """Run `go`, a line every 30 s while it works; its stdout, or one line on failure."""
     if not shutil.which("go"):
         raise HarnessError("building Jaeger needs Go: install it (or set JAEGER=<binary>)")
     with (
         tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
         subprocess.Popen(
-            ["go", *args], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True,
+            ["go", *args], cwd=cwd, stdout=out, stderr=err, text=True,
             env={**os.environ, "CGO_ENABLED": "0"},
         ) as proc,
     ):  # fmt: skip
         code = wait_with_ticks(proc, _say, doing)
         out.seek(0)
-        text = out.read()
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if code != 0:
-        last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
-        raise HarnessError(f"go {args[0]} for Jaeger failed: {last[0].strip()}")
-    return subprocess.CompletedProcess(args, code, text, "")
+        last = [line.strip() for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
+        raise HarnessError(f"go {args[0]} for Jaeger failed: {last[0]}")
+    return stdout
 
 
 def build(version: str, install_to: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="jaeger-build-") as tmp:
         workdir = Path(tmp)
         info = _go(["mod", "download", "-json", f"{MODULE}@v{version}"], workdir, "downloading")
-        gomod = Path(json.loads(info.stdout)["GoMod"]).read_text()
+        gomod = Path(json.loads(info)["GoMod"]).read_text()
         replaces = "\n".join(f"\t{line}" for line in replace_lines(gomod))
         (workdir / "go.mod").write_text(
             f"module jaeger-build\n\ngo {go_directive(gomod)}\n\nrequire {MODULE} v{version}\n\n"
@@ -108,6 +109,7 @@ def config(host: str, query_port: int, grpc_port: int, otlp_port: int) -> dict[s
         "extensions": {
             "jaeger_query": {
                 "storage": {"traces": "memstore"},
+                "enable_tracing": False,  # else it traces itself to an OTLP collector on :4317
                 "http": {"endpoint": f"{host}:{query_port}"},
                 "grpc": {"endpoint": f"{host}:{grpc_port}"},
             },
@@ -121,23 +123,35 @@ def config(host: str, query_port: int, grpc_port: int, otlp_port: int) -> dict[s
 
 def trace_services(query_url: str, trace_id: str) -> dict[str, list[str]]:
     """{service name: [operation names]} of one trace as Jaeger's API has it; {} if unknown."""
+    import httpx  # here: `python -m harness.jaeger` (the build) needs the standard library only
+
     response = httpx.get(f"{query_url}/api/traces/{trace_id}", timeout=5, trust_env=False)
     if response.status_code == 404:
         return {}
     response.raise_for_status()
+    return services_of(response.json())
+
+
+def services_of(body: dict[str, Any]) -> dict[str, list[str]]:
+    """The spans of an `/api/traces/<id>` answer, grouped by the service that sent them."""
     found: dict[str, list[str]] = {}
-    for trace in response.json().get("data") or []:
+    for trace in body.get("data") or []:
         processes = {key: p.get("serviceName", "") for key, p in trace["processes"].items()}
         for span in trace["spans"]:
-            found.setdefault(processes.get(span["processID"], "?"), []).append(
-                span["operationName"]
-            )
+            service = processes.get(span["processID"], "?")
+            found.setdefault(service, []).append(span["operationName"])
     return found
 
 
-if __name__ == "__main__":
+def main() -> int:
+    """`python -m harness.jaeger`: install Jaeger for the local stack (standard library only)."""
     try:
-        print(ensure_jaeger())
+        print(f"jaeger at {ensure_jaeger()}")
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

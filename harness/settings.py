@@ -38,6 +38,15 @@ def _env_float(env: dict[str, str], name: str, default: float, maximum: float) -
     return value
 
 
+def _env_flag(env: dict[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={env[name]!r} is not a switch: use 1 or 0")
+
+
 @dataclass(frozen=True)
 class SidecarPorts:
     """The four ports one daprd listens on."""
@@ -78,6 +87,11 @@ class StackSettings:
     service1_app: str = "system_under_test.service1.app:app"
     service2_app: str = "system_under_test.service2.app:app"
     dapr_config: Path | None = None  # None: system_under_test/resources/config.yaml
+    # Jaeger (optional): the query API and UI, its gRPC query port, the OTLP/HTTP receiver
+    jaeger: bool = False
+    jaeger_query_port: int = 9686
+    jaeger_grpc_port: int = 9685
+    jaeger_otlp_port: int = 9318
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -103,6 +117,10 @@ class StackSettings:
             dapr_config=Path(env["HARNESS_DAPR_CONFIG"])
             if env.get("HARNESS_DAPR_CONFIG")
             else None,
+            jaeger=_env_flag(env, "HARNESS_JAEGER"),
+            jaeger_query_port=base.jaeger_query_port,
+            jaeger_grpc_port=base.jaeger_grpc_port,
+            jaeger_otlp_port=base.jaeger_otlp_port,
         )
         settings.validate()
         return settings
@@ -123,6 +141,9 @@ class StackSettings:
             service2_port=self.service2_port + offset,
             sidecar1=move(self.sidecar1),
             sidecar2=move(self.sidecar2),
+            jaeger_query_port=self.jaeger_query_port + offset,
+            jaeger_grpc_port=self.jaeger_grpc_port + offset,
+            jaeger_otlp_port=self.jaeger_otlp_port + offset,
         )
 
     def ports(self) -> dict[str, int]:
@@ -136,6 +157,10 @@ class StackSettings:
         for app_id, sidecar in (("service-1", self.sidecar1), ("service-2", self.sidecar2)):
             for kind, port in sidecar.all().items():
                 named[f"daprd-{app_id} {kind}"] = port
+        if self.jaeger:
+            named["jaeger"] = self.jaeger_query_port
+            named["jaeger grpc"] = self.jaeger_grpc_port
+            named["jaeger otlp"] = self.jaeger_otlp_port
         return named
 
     def validate(self) -> None:
