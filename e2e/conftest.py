@@ -6,6 +6,7 @@ this session started is stopped at its end, also when tests fail or on Ctrl-C.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -13,15 +14,19 @@ from typing import Any
 import pytest
 
 from e2e.feature_scenarios import Scenario, start_all
-from e2e.scoreboard import Scoreboard
+from e2e.scoreboard import SESSION_SCOREBOARD, Scoreboard
 from harness.client import SuiteClient
 from harness.errors import HarnessError
 from harness.ledger import new_run_id
 from harness.metrics import PrometheusMetrics, Series
 from harness.targets import Target, TargetStartError, open_target
 
-SCOREBOARD = Scoreboard()
+pytest_plugins = ["e2e.progress", "e2e.report"]
+
+SCOREBOARD = SESSION_SCOREBOARD
 TOKENS_MODE: list[str] = []  # the line the summary prints about the target's tokens
+# The session's own local stack runs Jaeger, so the trace check can ask it (HARNESS_JAEGER=0: not)
+JAEGER_SWITCH = os.environ.get("HARNESS_JAEGER") or "1"
 
 
 class RecordingMetrics(PrometheusMetrics):
@@ -41,7 +46,9 @@ def target() -> Iterator[Target]:
     """The target for the whole session; one this session started is stopped at its end."""
     with ExitStack() as session:
         try:
-            chosen = session.enter_context(open_target())
+            chosen = session.enter_context(
+                open_target({**os.environ, "HARNESS_JAEGER": JAEGER_SWITCH})
+            )
         except TargetStartError as exc:  # one line, then the log tail of what failed
             raise pytest.fail.Exception(exc.report(), pytrace=False) from None
         except HarnessError as exc:  # a bad setting: nothing was started

@@ -1,23 +1,48 @@
-"""What the e2e session sent and accounted for, printed once at the end."""
+"""What the e2e session sent and accounted for, printed at the end and kept in the report."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.verdict import QueueVerdict
+
+
+def current_check() -> str:
+    """The test running now (pytest sets PYTEST_CURRENT_TEST), so a row knows its check."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
 
 
 @dataclass
 class Scoreboard:
     rows: list[tuple[str, QueueVerdict]] = field(default_factory=list)
     deltas: list[tuple[str, str, float]] = field(default_factory=list)
+    row_checks: list[str] = field(default_factory=list)
+    delta_checks: list[str] = field(default_factory=list)
+    # scenario -> (topic, sent_at, first_received_at) per delivery, for the report's charts
+    timings: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
 
     def verdict(self, scenario: str, verdict: QueueVerdict) -> None:
         self.rows.append((scenario, verdict))
+        self.row_checks.append(current_check())
 
     def deltas_seen(self, scenario: str, seen: dict[str, float]) -> None:
         """The metric deltas one scenario saw, query -> delta."""
-        self.deltas.extend((scenario, query, delta) for query, delta in seen.items())
+        for query, delta in seen.items():
+            self.delta(scenario, query, delta)
+
+    def delta(self, scenario: str, query: str, delta: float) -> None:
+        self.deltas.append((scenario, query, delta))
+        self.delta_checks.append(current_check())
+
+    def delivery_times(self, scenario: str, records: list[dict[str, Any]]) -> None:
+        """Keep when each message was sent and first received (ledger records)."""
+        self.timings[scenario] = [
+            (str(r["topic"]), float(r["sent_at"]), float(r["first_received_at"]))
+            for r in records
+            if r.get("sent_at") is not None and r.get("first_received_at") is not None
+        ]
 
     def lines(self) -> list[str]:
         out = [f"{'scenario':32} {'topic':16} {'sent':>6} {'ok':>6} {'lost':>5} {'dup':>5}"]
@@ -36,3 +61,7 @@ class Scoreboard:
                 f"  {scenario:28} {delta:>+6g}  {query}" for scenario, query, delta in self.deltas
             )
         return out
+
+
+# The one scoreboard of an e2e session: the fixtures fill it, the summary and report read it.
+SESSION_SCOREBOARD = Scoreboard()

@@ -53,6 +53,7 @@ def test_burst_over_both_topics_is_fully_accounted_for(target, suite, scoreboard
     verdicts = [delivery_verdict(topic, range(1, PER_TOPIC + 1), records) for topic in ("t1", "t2")]
     for verdict in verdicts:
         scoreboard.verdict(f"burst {2 * PER_TOPIC} over t1+t2", verdict)
+    scoreboard.delivery_times(f"burst {2 * PER_TOPIC} over t1+t2", records)
     assert all(v.ok for v in verdicts), "; ".join(str(v) for v in verdicts)
     invoked = {r["seq"] for r in suite.received_by_service2(run)}
     assert invoked == set(range(1, PER_TOPIC + 1)), f"{len(invoked)} t1 seqs reached service-2"

@@ -14,6 +14,7 @@ from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
 from harness.processes import group_alive, tail
+from harness.progress import say
 from harness.settings import StackSettings
 from harness.supervisor import running_state, spawn, supervise, terminate
 
@@ -31,6 +32,7 @@ def cmd_up(settings: StackSettings, args: argparse.Namespace) -> int:
         return 1
     started = time.monotonic()
     LocalStack(settings).preflight()
+    say("harness", f"starting the stack (its log: {settings.run_dir / 'supervisor.log'})")
     state = spawn(settings, timeout=settings.ready_timeout_seconds + 10)
     print(f"local stack ready in {time.monotonic() - started:.2f} s")
     _print_endpoints(settings)
@@ -45,6 +47,8 @@ def _print_endpoints(settings: StackSettings) -> None:
           f"metrics {s.url(s.sidecar2.metrics)}/metrics)")  # fmt: skip
     print(f"  prometheus    {s.url(s.prometheus_port)}")
     print(f"  redis         {s.host}:{s.redis_port}")
+    if s.jaeger:
+        print(f"  jaeger UI     {s.url(s.jaeger_query_port)}")
     print(f"  logs          {s.run_dir / 'logs'}")
 
 
@@ -71,6 +75,12 @@ def cmd_status(settings: StackSettings, args: argparse.Namespace) -> int:
         up = bool(pid) and group_alive(pid) and not is_port_free(port, settings.host)
         all_up = all_up and up
         print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {port}")
+    jaeger_pid = (state.components or {}).get("jaeger")
+    if jaeger_pid:
+        up = group_alive(jaeger_pid) and not is_port_free(settings.jaeger_query_port, settings.host)
+        all_up = all_up and up
+        print(f"  {'up  ' if up else 'DOWN'} {'jaeger':16} pid {jaeger_pid:>7}  "
+              f"UI {settings.url(settings.jaeger_query_port)}")  # fmt: skip
     return 0 if all_up else 1
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.progress import say, wait_with_ticks
 from harness.settings import DEFAULT_DAPR_VERSION
 
 MODULE = "github.com/dapr/dapr"
@@ -75,7 +76,7 @@ Progress = Callable[[str], None]
 
 
 def _say(message: str) -> None:
-    print(f"[daprd] {message}", file=sys.stderr, flush=True)
+    say("daprd", message)
 
 
 def check_version_string(version: str) -> str:
@@ -273,16 +274,22 @@ def ldflags(info: ModuleInfo) -> str:
 def _go(
     args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run `go`; a step that takes long (downloading modules) says so every 30 s."""
     if not shutil.which("go"):
         raise HarnessError("building daprd needs Go (1.26.6 or newer for Dapr 1.18): install it")
-    result = subprocess.run(
-        ["go", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+    # files, not pipes: a long output cannot block go while we wait with ticks
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        subprocess.Popen(
+            ["go", *args], cwd=cwd, stdout=out, stderr=err, text=True,
+            env={**os.environ, **(env or {})},
+        ) as proc,
+    ):  # fmt: skip
+        code = wait_with_ticks(proc, _say, f"running go {' '.join(args[:2])}")
+        out.seek(0)
+        err.seek(0)
+        result = subprocess.CompletedProcess(["go", *args], code, out.read(), err.read())
     if check and result.returncode != 0:
         raise HarnessError(f"go {' '.join(args[:2])} failed: {_last_error(result.stderr)}")
     return result
@@ -368,12 +375,7 @@ def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: P
             stderr=subprocess.STDOUT,
         ) as proc,
     ):
-        started = time.monotonic()
-        while proc.poll() is None:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                progress(f"still compiling ({time.monotonic() - started:.0f} s)")
+        wait_with_ticks(proc, progress, "compiling")
     if proc.returncode != 0:
         raise HarnessError(f"go build of daprd failed: {_last_error(log.read_text())}")
 

@@ -78,3 +78,13 @@ def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> s
     if raw not in choices:
         raise SettingsError(f"{name}={raw!r} must be {' or '.join(choices)}")
     return raw
+
+
+def env_flag(env: Mapping[str, str], name: str) -> bool:
+    """A switch: 1/true/yes/on or 0/false/no/off (unset or blank is off)."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={env[name]!r} is not a switch: use 1 or 0")

@@ -16,12 +16,16 @@ from pathlib import Path
 
 import httpx
 import redis
+import yaml
 
 from harness import containers
 from harness.daprd import ensure_daprd
 from harness.errors import HarnessError
+from harness.jaeger import config as jaeger_config
+from harness.jaeger import ensure_jaeger
 from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
+from harness.progress import say
 from harness.resources import (
     prometheus_config,
     render_dapr_resources,
@@ -69,6 +73,8 @@ class LocalStack:
         """Everything that can fail before a process starts: tools, daprd, free ports."""
         tools = ensure_tools()
         daprd = ensure_daprd(self.settings.dapr_version)
+        if self.settings.jaeger:
+            tools["jaeger"] = str(ensure_jaeger())
         ensure_ports_free(self.settings.ports(), self.settings.host)
         for app_id, image, port in self._images():
             containers.require_image(image)
@@ -136,6 +142,8 @@ class LocalStack:
             "service-1": self._service("service-1", s.service1_app, s.service1_port, s.sidecar1),
             "service-2": self._service("service-2", s.service2_app, s.service2_port, s.sidecar2),
         }
+        if s.jaeger:  # before the sidecars, so their first spans have somewhere to go
+            components["jaeger"] = self._jaeger(tools["jaeger"])
         for app_id, app_port, ports in (
             ("service-1", s.service1_port, s.sidecar1),
             ("service-2", s.service2_port, s.sidecar2),
@@ -174,6 +182,15 @@ class LocalStack:
         targets = _get(url).json()["data"]["activeTargets"]
         expected = len(prometheus_config(self.settings)["scrape_configs"])
         return len(targets) == expected and all(t["health"] == "up" for t in targets)
+
+    def _jaeger(self, binary: str) -> Component:
+        s = self.settings
+        path = s.run_dir / "jaeger.yaml"
+        config = jaeger_config(s.host, s.jaeger_query_port, s.jaeger_grpc_port, s.jaeger_otlp_port)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        process = ManagedProcess("jaeger", [binary, "--config", str(path)], self._log("jaeger"))
+        api = f"{s.url(s.jaeger_query_port)}/api/services"
+        return Component(process, lambda: _http_status(api) == 200)
 
     def _service(self, app_id: str, app: str, port: int, sidecar: SidecarPorts) -> Component:
         s = self.settings
@@ -310,7 +327,7 @@ class LocalStack:
 
     def _say(self, message: str) -> None:
         if not self.quiet:
-            print(f"[harness] {message}", file=sys.stderr, flush=True)
+            say("harness", message)
 
     # -- faults: act on one component ---------------------------------------------------
 

@@ -33,11 +33,16 @@ def render_component(resource: dict[str, Any], settings: StackSettings) -> dict[
     return resource
 
 
-def render_configuration(resource: dict[str, Any], name_db: Path) -> dict[str, Any]:
+def render_configuration(
+    resource: dict[str, Any], name_db: Path, otlp_endpoint: str | None = None
+) -> dict[str, Any]:
     resolver = resource["spec"]["nameResolution"]
     if resolver.get("component") != "sqlite":
         raise ValueError("the local stack needs the sqlite name resolver (mDNS would multicast)")
     resolver.setdefault("configuration", {})["connectionString"] = str(name_db)
+    if otlp_endpoint:  # Jaeger runs: the sidecars export their spans to it over OTLP/HTTP
+        tracing = resource["spec"].setdefault("tracing", {"samplingRate": "1"})
+        tracing["otel"] = {"endpointAddress": otlp_endpoint, "isSecure": False, "protocol": "http"}
     return resource
 
 
@@ -54,7 +59,8 @@ def render_dapr_resources(settings: StackSettings, source: Path = SOURCE_DIR) ->
         (out_dir / path.name).write_text(yaml.safe_dump(rendered, sort_keys=False))
     config_source = settings.dapr_config or source / CONFIG_FILE
     configuration = yaml.safe_load(config_source.read_text())
-    rendered = render_configuration(configuration, settings.run_dir / "nameresolution.db")
+    otlp = f"{settings.host}:{settings.jaeger_otlp_port}" if settings.jaeger else None
+    rendered = render_configuration(configuration, settings.run_dir / "nameresolution.db", otlp)
     config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
     return out_dir, config_path
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.env import env_int, env_seconds
+from harness.env import env_flag, env_int, env_seconds
 from harness.errors import SettingsError
 from harness.tokens import tokens_enabled
 
@@ -60,6 +60,11 @@ class StackSettings:
     service2_image: str = ""
     tokens: bool = True  # HARNESS_TOKENS=off: a tokenless stack (harness/tokens.py)
     dapr_resources: Path | None = None  # None: system_under_test/resources
+    # Jaeger (optional): the query API and UI, its gRPC query port, the OTLP/HTTP receiver
+    jaeger: bool = False
+    jaeger_query_port: int = 9686
+    jaeger_grpc_port: int = 9685
+    jaeger_otlp_port: int = 9318
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -91,6 +96,10 @@ class StackSettings:
             dapr_resources=Path(env["HARNESS_DAPR_RESOURCES"])
             if env.get("HARNESS_DAPR_RESOURCES")
             else None,
+            jaeger=env_flag(env, "HARNESS_JAEGER"),
+            jaeger_query_port=base.jaeger_query_port,
+            jaeger_grpc_port=base.jaeger_grpc_port,
+            jaeger_otlp_port=base.jaeger_otlp_port,
         )
         settings.validate()
         return settings
@@ -111,6 +120,9 @@ class StackSettings:
             service2_port=self.service2_port + offset,
             sidecar1=move(self.sidecar1),
             sidecar2=move(self.sidecar2),
+            jaeger_query_port=self.jaeger_query_port + offset,
+            jaeger_grpc_port=self.jaeger_grpc_port + offset,
+            jaeger_otlp_port=self.jaeger_otlp_port + offset,
         )
 
     def ports(self) -> dict[str, int]:
@@ -124,6 +136,10 @@ class StackSettings:
         for app_id, sidecar in (("service-1", self.sidecar1), ("service-2", self.sidecar2)):
             for kind, port in sidecar.all().items():
                 named[f"daprd-{app_id} {kind}"] = port
+        if self.jaeger:
+            named["jaeger"] = self.jaeger_query_port
+            named["jaeger grpc"] = self.jaeger_grpc_port
+            named["jaeger otlp"] = self.jaeger_otlp_port
         return named
 
     def validate(self) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 from harness.errors import HarnessError
+from harness.progress import say, wait_with_ticks
 
 # command -> Debian package that provides it
 PACKAGES = {"redis-server": "redis-server", "prometheus": "prometheus"}
@@ -17,27 +17,25 @@ def _apt_possible() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
+def _apt_get(*args: str) -> int:
+    """Run apt-get quietly, with a line every 30 s so a slow mirror does not look hung."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with subprocess.Popen(
+        ["apt-get", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as proc:
+        return wait_with_ticks(proc, lambda line: say("harness", line), f"apt-get {args[0]}")
+
+
 def ensure_tools(commands: list[str] | None = None) -> dict[str, str]:
     """Return {command: path}; install missing ones with apt-get where that works."""
     commands = commands or list(PACKAGES)
     missing = [command for command in commands if not shutil.which(command)]
     if missing and _apt_possible():
         packages = [PACKAGES[command] for command in missing]
-        print(f"[harness] installing {' '.join(packages)} with apt-get", file=sys.stderr)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        result = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *packages],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=False)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-qq", *packages], env=env, capture_output=True,
-                check=False,
-            )  # fmt: skip
+        say("harness", f"installing {' '.join(packages)} with apt-get")
+        if _apt_get("install", "-y", "-qq", *packages) != 0:
+            _apt_get("update", "-qq")
+            _apt_get("install", "-y", "-qq", *packages)
         missing = [command for command in missing if not shutil.which(command)]
     if missing:
         packages = " ".join(PACKAGES[command] for command in missing)

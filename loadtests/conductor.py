@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -50,17 +51,19 @@ GATE_EXIT = 1
 JOURNAL = ProcessJournal()
 
 
-def install(environment: Environment) -> None:
+def install(environment: Environment) -> Conductor | None:
     """Wire this process's part: a worker publishes, a master or local runner conducts."""
     if isinstance(environment.runner, WorkerRunner):
         # The master checks the options and sends them along with each spawn.
         WorkerFlusher(environment).listen()
-        return
+        return None
     options = options_or_exit(environment)
     if environment.parsed_options.validate_only:
         print(f"options ok: {options}")
         sys.exit(0)
-    Conductor(environment, options).listen()
+    conductor = Conductor(environment, options)
+    conductor.listen()
+    return conductor
 
 
 def options_or_exit(environment: Environment) -> LoadOptions:
@@ -141,6 +144,7 @@ class Conductor:
                 options.drain_seconds,
             )
         self.results_dir = results_dir_of(self.parsed.results_dir)
+        self.test_dirs: dict[str, Path] = {}  # run id -> where its summary goes
         self.current: LoadRun | None = None
         self.greenlets: list[gevent.Greenlet] = []
         self.finishing: gevent.Greenlet | None = None
@@ -177,10 +181,17 @@ class Conductor:
         if not self.distributed:
             begin_journal(environment)
         load = self.current = LoadRun(run, self.options, self.environment.events.request.fire)
+        self.test_dirs[run] = self.test_dir(run)
         log.info("run %s: %s", run, self.options)
         self.greenlets = [gevent.spawn(self.clock, load)]
         if self.options.ledger_poll_seconds > 0:
             self.greenlets.append(gevent.spawn(self.poll_every, load))
+
+    def test_dir(self, run: str) -> Path:
+        """Headless: the run's folder; the web UI: one subfolder per test started from it."""
+        if self.headless:
+            return self.results_dir
+        return self.results_dir / f"test-{len(self.test_dirs) + 1:02d}-{run}"
 
     def revalidate(self) -> bool:
         """The web UI's form may have changed the options since the start of the process."""
@@ -273,8 +284,8 @@ class Conductor:
                 load.drain()
                 self.wait_for_worker_reports(load)
                 load.fire_lost()
-            self.verdict = broken(load.summarize(self.results_dir))
-        except Exception as err:  # no verdict is a failed run, with the reason
+            self.verdict = broken(load.summarize(self.test_dirs.get(load.run, self.results_dir)))
+        except Exception as err:
             log.exception("the run could not be concluded")
             self.verdict = [Check(f"concluding the run ({err})", "", None, 0.0)]
         finally:

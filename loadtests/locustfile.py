@@ -33,6 +33,8 @@ from loadtests.conductor import JOURNAL, install
 from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
 from loadtests.options import add_locust_arguments, from_locust
+from loadtests.stats_total import count_publishes_only
+from loadtests.web_ui import extend as extend_web_ui
 
 # The suite token comes from the environment (loadtests/run.py passes it), never a flag.
 PUBLISH_HEADERS = {"Content-Type": "application/json", **suite_headers_from_env(os.environ)}
@@ -45,7 +47,10 @@ def add_options(parser, **_):
 
 @events.init.add_listener
 def wire_run(environment, **_):
-    install(environment)
+    count_publishes_only(environment)
+    conductor = install(environment)
+    if conductor is not None:
+        extend_web_ui(environment, conductor)
 
 
 class Publisher(FastHttpUser):
@@ -53,6 +58,8 @@ class Publisher(FastHttpUser):
 
     def on_start(self) -> None:
         parsed = self.environment.parsed_options
+        if not getattr(parsed, "load_run_id", ""):
+            raise StopUser()  # no run was started (its options were refused)
         options = from_locust(parsed)
         self.message_bytes = options.message_bytes
         self.think_time = options.think_time

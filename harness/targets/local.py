@@ -36,6 +36,8 @@ class LocalTarget(Lifecycle):
         }
         self.t2_delay_seconds = s.t2_delay_seconds
         self.tokens = StackTokens()
+        # Jaeger's query API when the stack runs one (HARNESS_JAEGER=1), else None
+        self.jaeger_url: str | None = s.url(s.jaeger_query_port) if s.jaeger else None
         self.owned: LocalStack | None = None
 
     def start(self) -> None:
@@ -45,6 +47,9 @@ class LocalTarget(Lifecycle):
                 raise HarnessError("a local stack is starting; wait for `up` to finish")
             self.t2_delay_seconds = state.t2_delay_seconds
             self.tokens = read_tokens(self.settings.run_dir)
+            s = self.settings
+            has_jaeger = "jaeger" in (state.components or {})  # what `up` started decides
+            self.jaeger_url = s.url(s.jaeger_query_port) if has_jaeger else None
             return
         stack = LocalStack(self.settings)
         stack.start()

@@ -3,7 +3,7 @@
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from system_under_test.common import DaprError
+from system_under_test.common.errors import DaprError
 from system_under_test.service1 import app as service1
 
 

@@ -265,8 +265,8 @@ def test_the_e2e_gate_leaves_the_fault_checks_out():
 
 
 def test_overrides_change_the_profile_for_a_variant():
+    from harness.errors import SettingsError
     from harness.faults.stack import profile_from_env
-    from harness.settings import SettingsError
 
     base = FaultProfile()
     assert profile_from_env(base, {}) == base
