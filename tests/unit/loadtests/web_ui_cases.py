@@ -44,7 +44,8 @@ def test_a_refused_host_is_answered_in_the_form_and_nothing_starts(ui) -> None:
     answer = client.post("/swarm", data=form).get_json()
     assert answer["success"] is False
     assert answer["message"] == (
-        "--host 'http://10.1.2.3:6060' is refused: the suite only reaches 127.0.0.1, ::1 or localhost"
+        "--host 'http://10.1.2.3:6060' is refused: "
+        "the suite only reaches 127.0.0.1, ::1 or localhost"
     )
     assert environment.runner.state == "ready" and environment.runner.user_count == 0
 
