@@ -47,3 +47,16 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def run_command(body: Callable[[], str]) -> int:
+    """A `python -m harness.<tool>` entry point: print what `body` answers and exit 0, or
+    print a HarnessError as one line and exit 2."""
+    from harness.errors import HarnessError  # the daprd installer runs on the stdlib only
+
+    try:
+        print(body())
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return OPTION_ERROR_EXIT
+    return 0

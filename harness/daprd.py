@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.arguments import run_command
 from harness.errors import HarnessError
 from harness.progress import say, wait_with_ticks
 from harness.settings import DEFAULT_DAPR_VERSION
@@ -382,13 +383,12 @@ def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: P
 
 def main() -> int:
     """`python -m harness.daprd`: install the pinned daprd; needs only the standard library."""
-    try:
+
+    def install() -> str:
         path = ensure_daprd(os.environ.get("DAPR_VERSION") or DEFAULT_DAPR_VERSION)
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"daprd {reported_version(path)} at {path}")
-    return 0
+        return f"daprd {reported_version(path)} at {path}"
+
+    return run_command(install)
 
 
 if __name__ == "__main__":

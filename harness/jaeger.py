@@ -1,95 +1,55 @@
 """Jaeger v2 for the local stack: the tracing backend of the tutorial, on loopback only.
 
-Jaeger's v2 binary is built from the Go module proxy like daprd (its go.mod has a replace
-directive, so `go install` refuses it: a throwaway wrapper module carries the replace) and
-installed to `~/.jaeger/bin/jaeger`; what is present is never rebuilt. It runs with an
+Jaeger's v2 binary is built from the Go module proxy by `harness.gobuild`, like the other Go
+commands (its go.mod has a replace directive, so `go install` refuses it: the wrapper module
+carries the replace); what is present is never rebuilt. It runs with an
 in-memory store, an OTLP/HTTP receiver the sidecars export to, and the query API and UI; every
 listener binds 127.0.0.1 and its own telemetry server is switched off.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.daprd import go_directive, replace_lines
+from harness.arguments import run_command
+from harness.daprd import replace_lines
 from harness.errors import HarnessError
-from harness.progress import say, wait_with_ticks
+from harness.gobuild import GoCommand, ensure_command, go_directive, module_download
+from harness.longrun import say
 
 MODULE = "github.com/jaegertracing/jaeger"
 COMMAND = f"{MODULE}/cmd/jaeger"
 DEFAULT_VERSION = "1.76.0"
-DEFAULT_INSTALL = Path.home() / ".jaeger" / "bin" / "jaeger"
 
 
-def _say(message: str) -> None:
-    say("jaeger", message)
+def jaeger_command(version: str = DEFAULT_VERSION) -> GoCommand:
+    """Jaeger's command at `version`, with the replace lines its own go.mod carries."""
+    gomod = Path(module_download(MODULE, f"v{version}")["GoMod"])
+    return GoCommand(
+        name="jaeger",
+        module=MODULE,
+        version=f"v{version}",
+        package=COMMAND,
+        replaces=tuple(replace_lines(gomod.read_text())),
+        go_directive=go_directive(gomod),
+    )
 
 
-def ensure_jaeger(version: str = DEFAULT_VERSION, install_to: Path = DEFAULT_INSTALL) -> Path:
-    """The Jaeger binary: `$JAEGER`, else `~/.jaeger/bin/jaeger`, built when absent."""
+def ensure_jaeger(version: str = DEFAULT_VERSION) -> Path:
+    """The Jaeger binary: `$JAEGER`, else the suite's build cache, built when absent."""
     named = os.environ.get("JAEGER")
     if named:
         if not Path(named).is_file():
             raise HarnessError(f"JAEGER={named} does not exist")
         return Path(named)
-    if install_to.is_file():
-        return install_to
-    _say(f"jaeger not found; building {COMMAND}@v{version} (takes minutes the first time)")
-    build(version, install_to)
-    return install_to
-
-
-def _go(args: list[str], cwd: Path, doing: str) -> str:
-    """Run `go`, a line every 30 s while it works; its stdout, or one line on failure."""
-    if not shutil.which("go"):
-        raise HarnessError("building Jaeger needs Go: install it (or set JAEGER=<binary>)")
-    with (
-        tempfile.TemporaryFile("w+") as out,
-        tempfile.TemporaryFile("w+") as err,
-        subprocess.Popen(
-            ["go", *args], cwd=cwd, stdout=out, stderr=err, text=True,
-            env={**os.environ, "CGO_ENABLED": "0"},
-        ) as proc,
-    ):  # fmt: skip
-        code = wait_with_ticks(proc, _say, doing)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if code != 0:
-        last = [line.strip() for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
-        raise HarnessError(f"go {args[0]} for Jaeger failed: {last[0]}")
-    return stdout
-
-
-def build(version: str, install_to: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="jaeger-build-") as tmp:
-        workdir = Path(tmp)
-        info = _go(["mod", "download", "-json", f"{MODULE}@v{version}"], workdir, "downloading")
-        gomod = Path(json.loads(info)["GoMod"]).read_text()
-        replaces = "\n".join(f"\t{line}" for line in replace_lines(gomod))
-        (workdir / "go.mod").write_text(
-            f"module jaeger-build\n\ngo {go_directive(gomod)}\n\nrequire {MODULE} v{version}\n\n"
-            f"replace (\n{replaces}\n)\n"
-        )
-        (workdir / "tools.go").write_text(
-            f'//go:build tools\n\npackage tools\n\nimport _ "{COMMAND}"\n'
-        )
-        _go(["mod", "tidy"], workdir, "resolving modules")
-        output = workdir / "jaeger"
-        _go(["build", "-o", str(output), COMMAND], workdir, "compiling")
-        install_to.parent.mkdir(parents=True, exist_ok=True)
-        partial = install_to.with_suffix(".partial")
-        shutil.copyfile(output, partial)
-        partial.chmod(0o755)
-        partial.replace(install_to)
-    _say(f"installed {install_to}")
+    cached = GoCommand("jaeger", MODULE, f"v{version}", COMMAND).binary()
+    if cached.is_file():
+        return cached
+    binary, _ = ensure_command(jaeger_command(version), say("jaeger"))
+    return binary
 
 
 def config(host: str, query_port: int, grpc_port: int, otlp_port: int) -> dict[str, Any]:
@@ -145,12 +105,7 @@ def services_of(body: dict[str, Any]) -> dict[str, list[str]]:
 
 def main() -> int:
     """`python -m harness.jaeger`: install Jaeger for the local stack (standard library only)."""
-    try:
-        print(f"jaeger at {ensure_jaeger()}")
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: f"jaeger at {ensure_jaeger()}")
 
 
 if __name__ == "__main__":

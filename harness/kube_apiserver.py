@@ -25,6 +25,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 
+from harness.arguments import run_command
 from harness.env import env_int
 from harness.errors import HarnessError
 from harness.gobuild import ensure_command
@@ -245,14 +246,13 @@ class KubeApiserver:
 
 def main() -> int:
     """`python -m harness.kube_apiserver`: build if needed, start, report, stop."""
-    try:
+
+    def check() -> str:
         with KubeApiserver(KubeSettings.from_env(dict(os.environ))) as server:
             version = k8s.VersionApi(server.api_client()).get_code()
-            print(f"kube-apiserver {version.git_version} on {server.url} (etcd: Debian); ok")
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+            return f"kube-apiserver {version.git_version} on {server.url} (etcd: Debian); ok"
+
+    return run_command(check)
 
 
 if __name__ == "__main__":

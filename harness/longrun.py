@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,15 +17,17 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.processes import _die_with_parent, stop_group, tail
+from harness.progress import say as progress_line
 
 Progress = Callable[[str], None]
 
 
 def say(prefix: str) -> Progress:
-    """A progress printer whose lines start with `[prefix]`."""
+    """A progress printer whose lines start with `[prefix]`, through `harness.progress` (so
+    they show under pytest too)."""
 
     def progress(message: str) -> None:
-        print(f"[{prefix}] {message}", file=sys.stderr, flush=True)
+        progress_line(prefix, message)
 
     return progress
 

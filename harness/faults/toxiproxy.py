@@ -1,8 +1,9 @@
 """Toxiproxy, the fault proxy between the sidecars and Redis: found, installed, driven.
 
-The binary is built from the Go module proxy (`go install ...@v2.5.0`) into a suite-owned
-bin directory, the way daprd is built; what is there is never rebuilt. It is driven through
-its HTTP API: a proxy per upstream, disabled to cut the network, a latency toxic to slow it.
+The binary is built from the Go module proxy by `harness.gobuild`, like the suite's other Go
+commands, with the version stamped the way the release does; what is there is never
+rebuilt. It is driven through its HTTP API: a proxy per upstream, disabled to cut the
+network, a latency toxic to slow it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
+from harness.gobuild import GoCommand, ensure_command
+from harness.longrun import say
 from harness.loopback import require_loopback
 
 if TYPE_CHECKING:
     import httpx
 
 TOXIPROXY_VERSION = "2.5.0"
-MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
-VERSION_VARIABLE = "github.com/Shopify/toxiproxy/v2.Version"
-BIN_DIR = Path.home() / ".cache" / "dapr-pubsub-suite" / "bin"
-BINARY_NAME = "toxiproxy-server"
+MODULE = "github.com/Shopify/toxiproxy/v2"
+# the release stamps its version this way; a plain build says "git"
+COMMAND = GoCommand(
+    name="toxiproxy-server",
+    module=MODULE,
+    version=f"v{TOXIPROXY_VERSION}",
+    package=f"{MODULE}/cmd/server",
+    ldflags=f"-s -w -X {MODULE}.Version={TOXIPROXY_VERSION}",
+)
 
 
 def installed_version(binary: Path) -> str | None:
@@ -40,9 +47,9 @@ def installed_version(binary: Path) -> str | None:
 
 
 def find_toxiproxy() -> Path | None:
-    """$TOXIPROXY_SERVER, then PATH, then the suite's bin dir; only the pinned version."""
-    named = [os.environ.get("TOXIPROXY_SERVER"), shutil.which(BINARY_NAME)]
-    candidates = [Path(name) for name in named if name] + [BIN_DIR / BINARY_NAME]
+    """$TOXIPROXY_SERVER, then PATH, then the suite's build cache; only the pinned version."""
+    named = [os.environ.get("TOXIPROXY_SERVER"), shutil.which("toxiproxy-server")]
+    candidates = [Path(name) for name in named if name] + [COMMAND.binary()]
     for candidate in candidates:
         if candidate.is_file() and installed_version(candidate) == TOXIPROXY_VERSION:
             return candidate
@@ -50,28 +57,12 @@ def find_toxiproxy() -> Path | None:
 
 
 def ensure_toxiproxy() -> Path:
-    """The pinned toxiproxy-server, built with `go install` when absent (about 10 s)."""
+    """The pinned toxiproxy-server, built when absent (about 10 s with a warm Go cache)."""
     found = find_toxiproxy()
     if found is not None:
         return found
-    go = shutil.which("go")
-    if go is None:
-        raise HarnessError("toxiproxy-server is missing and Go is not installed to build it")
-    BIN_DIR.mkdir(parents=True, exist_ok=True)
-    print(f"[harness] building toxiproxy-server {TOXIPROXY_VERSION}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="toxiproxy-build-") as gobin:
-        result = subprocess.run(
-            # the release stamps its version the same way; a plain install says "git"
-            [go, "install", "-ldflags", f"-X {VERSION_VARIABLE}={TOXIPROXY_VERSION}",
-             f"{MODULE}@v{TOXIPROXY_VERSION}"],
-            env={**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"},
-            capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise HarnessError(f"building toxiproxy-server failed: {last}")
-        shutil.move(str(Path(gobin) / "server"), BIN_DIR / BINARY_NAME)
-    return BIN_DIR / BINARY_NAME
+    binary, _ = ensure_command(COMMAND, say("toxiproxy"))
+    return binary
 
 
 class Toxiproxy:
