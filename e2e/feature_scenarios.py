@@ -19,7 +19,7 @@ import httpx
 from harness.client import SuiteClient
 from harness.ledger import new_run_id
 from harness.metrics import Counter, DeltaCheck, PrometheusMetrics
-from harness.verdict import Attempt, Outcome
+from harness.verdict import Attempt, Outcome, total_queue
 
 APP = "service-1"
 PUBSUB = "featurebus"
@@ -300,3 +300,14 @@ def quiet_until(scenario: Scenario, seconds: float) -> None:
 
 def on_topic(records: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
     return [r for r in records if r["topic"] == topic]
+
+
+def delivered_once(
+    scenario: Scenario, suite: SuiteClient, scoreboard: Any, topic: str, count: int, row: str
+) -> list[dict[str, Any]]:
+    """Wait for `count` arrivals on `topic`; judge them: nothing lost, nothing duplicated."""
+    records = suite.ledger.wait_for(scenario.run, lambda rs: len(on_topic(rs, topic)) >= count)
+    verdict = total_queue(scenario.attempts, records, run=scenario.run, label=topic)
+    scoreboard.verdict(row, verdict)
+    assert verdict.ok and not verdict.duplicated, str(verdict)
+    return records

@@ -7,12 +7,11 @@ import pytest
 from e2e.feature_scenarios import (
     PER_TYPE,
     ROUTED_TYPES,
+    delivered_once,
     expect_deltas,
-    on_topic,
     routed_seq,
     started,
 )
-from harness.verdict import total_queue
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +19,8 @@ pytestmark = pytest.mark.e2e
 def test_routing_rules_send_each_event_type_to_its_route(feature_scenarios, suite, scoreboard):
     scenario = started(feature_scenarios, "routing")
     expected = len(ROUTED_TYPES) * PER_TYPE
-    records = suite.ledger.wait_for(
-        scenario.run, lambda rs: len(on_topic(rs, "routed")) >= expected
-    )
-
-    verdict = total_queue(scenario.attempts, records, run=scenario.run, label="routed")
-    scoreboard.verdict("feature routing rules", verdict)
-    assert verdict.ok and not verdict.duplicated, str(verdict)
+    row = "feature routing rules"
+    records = delivered_once(scenario, suite, scoreboard, "routed", expected, row)
     routes = {r["seq"]: (r["envelope"]["type"], r["route"]) for r in records}
     assert routes == {
         routed_seq(index, n): (kind, route)
