@@ -33,13 +33,22 @@ def ledger_volume(port: int) -> str:
     return f"dapr-suite-ledger-{port}"
 
 
-def run_argv(app_id: str, image: str, port: int, env: dict[str, str]) -> list[str]:
-    """`docker run` of one service on host networking, listening on 127.0.0.1:`port`."""
-    argv = ["docker", "run", "--rm", "--name", container_name(app_id, port), "--network", "host"]
+def container_env(env: dict[str, str], port: int) -> dict[str, str]:
+    """The service's environment inside the container: listening on 127.0.0.1:`port`."""
     variables = {k: v for k, v in env.items() if k not in IMAGE_OWNED_ENV}
     variables.update({"APP_HOST": "127.0.0.1", "APP_PORT": str(port)})
-    for key, value in sorted(variables.items()):
-        argv += ["--env", f"{key}={value}"]
+    return variables
+
+
+def run_argv(app_id: str, image: str, port: int, env: dict[str, str]) -> list[str]:
+    """`docker run` of one service on host networking, listening on 127.0.0.1:`port`.
+
+    Only the variables' names are on the command line (`--env NAME`): docker takes their
+    values from its own environment (`container_env`), so no token shows in `ps`.
+    """
+    argv = ["docker", "run", "--rm", "--name", container_name(app_id, port), "--network", "host"]
+    for key in sorted(container_env(env, port)):
+        argv += ["--env", key]
     if app_id == "service-1":
         argv += ["--volume", f"{ledger_volume(port)}:{LEDGER_MOUNT}"]
     return [*argv, image]
@@ -48,7 +57,8 @@ def run_argv(app_id: str, image: str, port: int, env: dict[str, str]) -> list[st
 def service_container(
     app_id: str, image: str, port: int, env: dict[str, str], log: Path
 ) -> ManagedProcess:
-    return ManagedProcess(app_id, run_argv(app_id, image, port, env), log)
+    argv = run_argv(app_id, image, port, env)
+    return ManagedProcess(app_id, argv, log, env=container_env(env, port))
 
 
 def remove(app_id: str, port: int) -> None:

@@ -24,6 +24,7 @@ from harness.images import BASE_IMAGE, Built, build_all, docker, service_image
 from harness.ledger import new_run_id
 from harness.longrun import Progress
 from harness.settings import REPO_ROOT, StackSettings
+from harness.tokens import read_tokens
 from harness.wait import wait_until
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
@@ -72,6 +73,7 @@ def stack_env(
         "HARNESS_RUN_DIR": str(tmp_path_factory.mktemp("container-stack")),
         "HARNESS_SERVICE1_IMAGE": service_image("service-1"),
         "HARNESS_SERVICE2_IMAGE": service_image("service-2"),
+        "HARNESS_JAEGER": "1",  # the e2e gate's trace check asks the stack's Jaeger
     }
     up = _run(["-m", "harness", "up"], env, timeout=180)
     try:
@@ -101,7 +103,10 @@ def test_e2e_gate_passes_with_service_containers(stack_env: dict[str, str]) -> N
 
 def test_ledger_survives_the_container(stack_env: dict[str, str], figures: list[str]) -> None:
     s = StackSettings.from_env(stack_env)
-    with closing(SuiteClient(s.url(s.service1_port), s.url(s.service2_port))) as suite:
+    headers = read_tokens(s.run_dir).suite_headers()
+    with closing(
+        SuiteClient(s.url(s.service1_port), s.url(s.service2_port), headers=headers)
+    ) as suite:
         _ledger_survives(suite, s, figures)
 
 
@@ -114,12 +119,17 @@ def _ledger_survives(suite: SuiteClient, s: StackSettings, figures: list[str]) -
     started = time.monotonic()
     name = containers.container_name("service-1", s.service1_port)
     assert docker("rm", "--force", name).returncode == 0
-    argv = containers.run_argv("service-1", service_image("service-1"), s.service1_port, {
+    env = {
         "DAPR_HTTP_ENDPOINT": s.url(s.sidecar1.http),
         "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
-    })  # fmt: skip
+        **read_tokens(s.run_dir).service_env(),
+    }
+    argv = containers.run_argv("service-1", service_image("service-1"), s.service1_port, env)
     argv.insert(argv.index("run") + 1, "--detach")
-    again = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    again = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, **containers.container_env(env, s.service1_port)},
+    )  # fmt: skip
     assert again.returncode == 0, again.stderr
     wait_until(
         lambda: httpx.get(f"{s.url(s.service1_port)}/healthz", timeout=1, trust_env=False)

@@ -65,11 +65,21 @@ def test_service_container_runs_on_loopback_with_the_ledger_on_a_volume() -> Non
         "--network",
     ]
     assert argv[argv.index("--network") + 1] == "host"
-    assert "APP_HOST=127.0.0.1" in argv and "APP_PORT=20060" in argv
-    assert not any(a.startswith(("PYTHONPATH=", "LEDGER_PATH=")) for a in argv)
+    names = [argv[i + 1] for i, a in enumerate(argv) if a == "--env"]
+    assert names == ["APP_HOST", "APP_PORT", "DAPR_HTTP_ENDPOINT"]  # no values, no host paths
+    inside = containers.container_env(env, 20060)
+    assert inside["APP_HOST"] == "127.0.0.1" and inside["APP_PORT"] == "20060"
+    assert "PYTHONPATH" not in inside and "LEDGER_PATH" not in inside
     assert argv[argv.index("--volume") + 1] == "dapr-suite-ledger-20060:/data"
     assert argv[-1] == "img"
     assert "--volume" not in containers.run_argv("service-2", "img", 21070, {})
+
+
+def test_a_token_never_shows_on_the_docker_command_line() -> None:
+    env = {"DAPR_API_TOKEN": "secret-1", "SUITE_API_TOKEN": "secret-2"}
+    argv = containers.run_argv("service-2", "img", 21070, env)
+    assert not any("secret" in a for a in argv)
+    assert containers.container_env(env, 21070)["DAPR_API_TOKEN"] == "secret-1"
 
 
 def test_a_failed_build_step_names_itself_its_last_line_and_its_log(tmp_path: Path) -> None:
