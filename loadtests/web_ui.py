@@ -93,15 +93,15 @@ def delivery_rows(conductor: Conductor) -> list[dict[str, str]]:
     rows = [("run", load.run), ("results folder", str(folder))]
     summary = read_summary(folder / "summary.json") if load.concluded else None
     if summary is None or summary.get("run") != load.run:
-        counts = load.tracker.counts()
+        so_far = load.tracker.verdict()
         state = "draining" if load.load_ended_at else "running"
         rows += [
             ("state", f"{state} (verdict after the drain)"),
-            ("published", counts.published),
-            ("publish failed", counts.failed),
-            ("delivered", counts.delivered),
-            ("backlog (not delivered yet)", counts.published - counts.delivered),
-            ("duplicated", counts.duplicated),
+            ("published", so_far.acknowledged),
+            ("publish failed", so_far.failed + so_far.indeterminate),
+            ("delivered", len(so_far.delivered)),
+            ("backlog (not delivered yet)", so_far.acknowledged - len(so_far.delivered)),
+            ("duplicated", len(so_far.duplicated)),
         ]  # no "unexpected" yet: a receipt can be read before its publish reaches the master
     else:
         gate = summary.get("gate") or {}
