@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.errors import HarnessError
 from harness.loopback import require_loopback
@@ -116,7 +116,7 @@ class Toxiproxy:
     def proxy(self, name: str) -> dict[str, Any]:
         response = self.http.get(f"/proxies/{name}")
         self._ok(response, f"read proxy {name}")
-        return response.json()
+        return cast(dict[str, Any], response.json())
 
     @staticmethod
     def _ok(response: httpx.Response, what: str) -> None:
