@@ -72,7 +72,7 @@ def cmd_status(settings: StackSettings, args: argparse.Namespace) -> int:
     for name in COMPONENTS:
         pid = (state.components or {}).get(name)
         port = ports.get(name) or ports[f"{name} http"]  # a sidecar: its HTTP API port
-        up = bool(pid) and group_alive(pid) and not is_port_free(port, settings.host)
+        up = bool(pid and group_alive(pid) and not is_port_free(port, settings.host))
         all_up = all_up and up
         print(f"  {'up  ' if up else 'DOWN'} {name:16} pid {pid or '-':>7}  port {port}")
     jaeger_pid = (state.components or {}).get("jaeger")

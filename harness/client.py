@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -45,12 +45,12 @@ class SuiteClient:
         if response.status_code != 200:
             status = response.status_code
             raise AssertionError(f"publish {topic} seq {seq}: {status} {response.text}")
-        return response.json()
+        return cast(dict[str, Any], response.json())
 
     def received_by_service2(self, run: str) -> list[dict[str, Any]]:
         response = self.service2.get("/received", params={"run": run})
         response.raise_for_status()
-        return response.json()["records"]
+        return cast(list[dict[str, Any]], response.json()["records"])
 
     def state(self) -> Any:
         response = self.service1.get("/state")

@@ -187,7 +187,8 @@ def download_release(version: str, target: Path, progress: Progress) -> bool:
 
 def _fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:  # fixed https URL
-        return response.read()
+        data: bytes = response.read()
+    return data
 
 
 def _install_bytes(data: bytes, target: Path) -> None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -201,7 +202,8 @@ class KubeApiserver:
 
     def _etcd_ready(self) -> bool:
         url = f"http://{HOST}:{self.settings.etcd_port}/health"
-        return httpx.get(url, timeout=1, trust_env=False).json().get("health") == "true"
+        health: dict[str, Any] = httpx.get(url, timeout=1, trust_env=False).json()
+        return health.get("health") == "true"
 
     def _apiserver_ready(self) -> bool:
         response = httpx.get(

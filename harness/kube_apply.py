@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic.exceptions import ApiException, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from harness.errors import HarnessError
 from harness.kube_builds import dapr_module_dir
@@ -82,7 +83,7 @@ def apply_all(
 
 def _reason(exc: ApiException) -> str:
     try:
-        return str(yaml.safe_load(exc.body).get("message", exc.body))
+        return str(yaml.safe_load(exc.body or "").get("message", exc.body))
     except (yaml.YAMLError, AttributeError):
         return str(exc.body or exc.reason)
 

@@ -38,9 +38,9 @@ def ensure_tools(commands: list[str] | None = None) -> dict[str, str]:
             _apt_get("install", "-y", "-qq", *packages)
         missing = [command for command in missing if not shutil.which(command)]
     if missing:
-        packages = " ".join(PACKAGES[command] for command in missing)
+        to_install = " ".join(PACKAGES[command] for command in missing)
         raise HarnessError(
             f"missing {', '.join(missing)}: install them (Debian/Ubuntu: "
-            f"sudo apt-get install {packages})"
+            f"sudo apt-get install {to_install})"
         )
     return {command: shutil.which(command) or command for command in commands}

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import redis
@@ -111,12 +111,16 @@ async def redis_direct(port: int, args: argparse.Namespace) -> PathResult:
     return result
 
 
+# XREADGROUP's answer without decode_responses: [[stream, [(entry id, {field: value})]]].
+StreamEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+
+
 async def consume(
     client: aioredis.Redis, stream: str, group: str, count: int, result: PathResult
 ) -> None:
     while len(result.receipts) < count:
         answer = await client.xreadgroup(group, "reader", {stream: ">"}, count=100, block=1000)
-        for _, entries in answer or []:
+        for _, entries in cast(StreamEntries | None, answer) or []:
             got = time.time()
             for _, fields in entries:
                 body = json.loads(fields[b"data"])

@@ -14,6 +14,7 @@ again (--stop-timeout later), so a headless run waits for that before it quits t
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, Runner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from harness.arguments import OPTION_ERROR_EXIT
@@ -51,6 +52,21 @@ GATE_EXIT = 1
 JOURNAL = ProcessJournal()
 
 
+def runner_of(environment: Environment) -> Runner:
+    """locust creates the runner before it fires init, where the suite wires itself in."""
+    if environment.runner is None:
+        raise RuntimeError("locust has not created its runner yet")
+    return environment.runner
+
+
+def parsed_options_of(environment: Environment) -> argparse.Namespace:
+    """Options exist whenever locust runs from its command line, the only way the suite runs it."""
+    parsed: argparse.Namespace | None = environment.parsed_options
+    if parsed is None:
+        raise RuntimeError("locust was started without parsed options")
+    return parsed
+
+
 def install(environment: Environment) -> Conductor | None:
     """Wire this process's part: a worker publishes, a master or local runner conducts."""
     if isinstance(environment.runner, WorkerRunner):
@@ -58,7 +74,7 @@ def install(environment: Environment) -> Conductor | None:
         WorkerFlusher(environment).listen()
         return None
     options = options_or_exit(environment)
-    if environment.parsed_options.validate_only:
+    if parsed_options_of(environment).validate_only:
         print(f"options ok: {options}")
         sys.exit(0)
     conductor = Conductor(environment, options)
@@ -68,7 +84,7 @@ def install(environment: Environment) -> Conductor | None:
 
 def options_or_exit(environment: Environment) -> LoadOptions:
     try:
-        options = from_locust(environment.parsed_options)
+        options = from_locust(parsed_options_of(environment))
         options.validate()
     except LoadOptionError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
@@ -78,7 +94,7 @@ def options_or_exit(environment: Environment) -> LoadOptions:
 
 def begin_journal(environment: Environment) -> None:
     """Start numbering for the run the master announced (in the spawn message's options)."""
-    parsed = environment.parsed_options
+    parsed = parsed_options_of(environment)
     worker_index = max(getattr(environment.runner, "worker_index", 0), 0)
     options = from_locust(parsed)
     JOURNAL.begin(
@@ -123,7 +139,7 @@ class WorkerFlusher:
     def flush(self) -> None:
         rows = [publish.as_row() for publish in JOURNAL.take()]
         if rows:
-            self.environment.runner.send_message(PUBLISHED_MESSAGE, rows)
+            runner_of(self.environment).send_message(PUBLISHED_MESSAGE, rows)
 
 
 class Conductor:
@@ -131,8 +147,8 @@ class Conductor:
 
     def __init__(self, environment: Environment, options: LoadOptions) -> None:
         self.environment = environment
-        self.runner = environment.runner
-        self.parsed = environment.parsed_options
+        self.runner = runner_of(environment)
+        self.parsed = parsed_options_of(environment)
         self.headless = bool(self.parsed.headless)
         self.options = options
         if self.headless:
@@ -152,8 +168,13 @@ class Conductor:
         self.workers_at_start = 0
 
     @property
+    def master(self) -> MasterRunner | None:
+        """The runner when it is a master: only a master knows workers."""
+        return self.runner if isinstance(self.runner, MasterRunner) else None
+
+    @property
     def distributed(self) -> bool:
-        return isinstance(self.runner, MasterRunner)
+        return self.master is not None
 
     def listen(self) -> None:
         events = self.environment.events
@@ -177,7 +198,8 @@ class Conductor:
         self.parsed.load_run_id = run  # travels to the workers with the spawn message
         self.parsed.load_user_rate = self.options.arrival_rate / max(self.options.users, 1)
         self.verdict = None
-        self.workers_at_start = len(self.runner.clients.all) if self.distributed else 0
+        master = self.master
+        self.workers_at_start = len(master.clients.all) if master is not None else 0
         if not self.distributed:
             begin_journal(environment)
         load = self.current = LoadRun(run, self.options, self.environment.events.request.fire)
@@ -314,10 +336,11 @@ class Conductor:
 
     def wait_for_workers_ready(self) -> None:
         """A master sends quit only to the workers it knows: wait until all are back."""
-        if not self.distributed:
+        master = self.master
+        if master is None:
             return
         ready = poll(
-            lambda: len(self.runner.clients.ready),
+            lambda: len(master.clients.ready),
             lambda count: count >= self.workers_at_start,
             timeout=(self.environment.stop_timeout or 0) + 5.0,
             interval=0.1,

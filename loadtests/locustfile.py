@@ -21,15 +21,19 @@ from __future__ import annotations
 import os
 import random
 import time
+from typing import Any
 
 import gevent
 from locust import FastHttpUser, events, task
+from locust.argument_parser import LocustArgumentParser
+from locust.contrib.fasthttp import FastResponse
+from locust.env import Environment
 from locust.exception import StopUser
 
 from harness.tokens import suite_headers_from_env
 from harness.verdict import Outcome
 from loadtests.accounting import Publish, publish_outcome
-from loadtests.conductor import JOURNAL, install
+from loadtests.conductor import JOURNAL, install, parsed_options_of
 from loadtests.latency import Schedule, publish_delay_ms
 from loadtests.messages import encode, message_body
 from loadtests.options import add_locust_arguments, from_locust
@@ -40,24 +44,28 @@ from loadtests.web_ui import extend as extend_web_ui
 PUBLISH_HEADERS = {"Content-Type": "application/json", **suite_headers_from_env(os.environ)}
 
 
-@events.init_command_line_parser.add_listener
-def add_options(parser, **_):
+def add_options(parser: LocustArgumentParser, **_: Any) -> None:
     add_locust_arguments(parser)
 
 
-@events.init.add_listener
-def wire_run(environment, **_):
+def wire_run(environment: Environment, **_: Any) -> None:
     count_publishes_only(environment)
     conductor = install(environment)
     if conductor is not None:
         extend_web_ui(environment, conductor)
 
 
+# Registered by call, not as decorators: locust's add_listener has no type hints, and a
+# decorator without them would hide these functions' own types.
+events.init_command_line_parser.add_listener(add_options)
+events.init.add_listener(wire_run)
+
+
 class Publisher(FastHttpUser):
     """Publishes one message per task; in the open model, on a fixed schedule."""
 
     def on_start(self) -> None:
-        parsed = self.environment.parsed_options
+        parsed = parsed_options_of(self.environment)
         if not getattr(parsed, "load_run_id", ""):
             raise StopUser()  # no run was started (its options were refused)
         options = from_locust(parsed)
@@ -91,7 +99,10 @@ class Publisher(FastHttpUser):
         body = message_body(JOURNAL.run, seq, sent_at, self.message_bytes, intended_at)
         started = time.perf_counter()
         with self.client.post(
-            f"/publish/{topic}", data=encode(body), headers=PUBLISH_HEADERS, catch_response=True
+            f"/publish/{topic}",
+            data=encode(body),  # type: ignore[arg-type]  # locust sends bytes; its hint omits them
+            headers=PUBLISH_HEADERS,
+            catch_response=True,
         ) as response:
             outcome = publish_outcome(response.status_code, getattr(response, "error", None))
             if outcome is not Outcome.OK:
@@ -109,7 +120,7 @@ class Publisher(FastHttpUser):
             )
 
 
-def failure_text(response) -> str:
+def failure_text(response: FastResponse) -> str:
     """What locust shows for a publish that did not succeed: the answer, or why there was none."""
     if response.status_code:
         return f"HTTP {response.status_code}: {(response.text or '')[:200]}"

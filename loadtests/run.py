@@ -175,7 +175,8 @@ def stop_locust(child: subprocess.Popen[bytes]) -> None:
 def time_limit(args: argparse.Namespace) -> float:
     """The longest the child may run: a bounded run plus drain, or the UI session."""
     if args.ui:
-        return args.ui_minutes * 60
+        minutes: float = args.ui_minutes
+        return minutes * 60
     return MAX_RUN_SECONDS + (args.drain_seconds or 300.0) + 120.0
 
 

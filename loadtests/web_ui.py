@@ -15,13 +15,13 @@ import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, jsonify, request
 from locust.env import Environment
 from locust.util.timespan import parse_timespan
 
-from loadtests.conductor import Conductor
+from loadtests.conductor import Conductor, parsed_options_of
 from loadtests.options import LoadOptionError, from_locust
 
 log = logging.getLogger("loadtests")
@@ -32,7 +32,7 @@ FORM_NAMES = {"user_count": "num_users"}  # form field -> parsed option, where t
 
 def extend(environment: Environment, conductor: Conductor) -> None:
     web_ui = environment.web_ui
-    if web_ui is None:
+    if web_ui is None or web_ui.app is None:
         return
     web_ui.template_args["extended_tabs"] = [{"title": "Delivery", "key": TAB}]
     web_ui.template_args["extended_tables"] = [
@@ -45,7 +45,7 @@ def extend(environment: Environment, conductor: Conductor) -> None:
         if request.method != "POST" or not request.path.endswith("/swarm"):
             return None
         try:
-            from_locust(with_form(environment.parsed_options, request.form)).validate()
+            from_locust(with_form(parsed_options_of(environment), request.form)).validate()
         except LoadOptionError as err:
             log.error("not starting: %s", err)
             return jsonify({"success": False, "message": str(err), "host": environment.host})
@@ -90,18 +90,18 @@ def delivery_rows(conductor: Conductor) -> list[dict[str, str]]:
     if load is None:
         return [{"what": "no test started yet", "value": ""}]
     folder = conductor.test_dirs.get(load.run, conductor.results_dir)
-    rows = [("run", load.run), ("results folder", str(folder))]
+    rows: list[tuple[str, object]] = [("run", load.run), ("results folder", str(folder))]
     summary = read_summary(folder / "summary.json") if load.concluded else None
     if summary is None or summary.get("run") != load.run:
-        counts = load.tracker.counts()
+        so_far = load.tracker.verdict()
         state = "draining" if load.load_ended_at else "running"
         rows += [
             ("state", f"{state} (verdict after the drain)"),
-            ("published", counts.published),
-            ("publish failed", counts.failed),
-            ("delivered", counts.delivered),
-            ("backlog (not delivered yet)", counts.published - counts.delivered),
-            ("duplicated", counts.duplicated),
+            ("published", so_far.acknowledged),
+            ("publish failed", so_far.failed + so_far.indeterminate),
+            ("delivered", len(so_far.delivered)),
+            ("backlog (not delivered yet)", so_far.acknowledged - len(so_far.delivered)),
+            ("duplicated", len(so_far.duplicated)),
         ]  # no "unexpected" yet: a receipt can be read before its publish reaches the master
     else:
         gate = summary.get("gate") or {}
@@ -122,6 +122,6 @@ def delivery_rows(conductor: Conductor) -> list[dict[str, str]]:
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        return cast(dict[str, Any], json.loads(path.read_text()))
     except (OSError, ValueError):
         return None

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.errors import HarnessError
 from harness.gobuild import GoCommand, ensure_command
@@ -107,7 +107,7 @@ class Toxiproxy:
     def proxy(self, name: str) -> dict[str, Any]:
         response = self.http.get(f"/proxies/{name}")
         self._ok(response, f"read proxy {name}")
-        return response.json()
+        return cast(dict[str, Any], response.json())
 
     @staticmethod
     def _ok(response: httpx.Response, what: str) -> None:

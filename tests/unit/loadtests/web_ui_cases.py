@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.stats import RequestStats
 
+from harness.verdict import Outcome
+from loadtests.accounting import DeliveryTracker, Publish
 from loadtests.conductor import Conductor
 from loadtests.options import LoadOptionError, add_locust_arguments, from_locust
 from loadtests.stats_total import PublishTotalStats, count_publishes_only
@@ -77,6 +80,25 @@ def test_the_delivery_tab_rides_along_with_the_stats(ui) -> None:
         {"key": "delivery", "data": [{"what": "no test started yet", "value": ""}]}
     ]
     assert delivery_rows(conductor) == body["extended_stats"][0]["data"]
+
+
+def test_the_delivery_tab_counts_a_running_test(ui) -> None:
+    _, conductor, client = ui
+    tracker = DeliveryTracker("run-live")
+    tracker.add_published(Publish(seq, "t1", 1.0, 2.0) for seq in range(4))
+    tracker.add_published([Publish(4, "t1", 1.0, 2.0, Outcome.FAILED)])
+    tracker.add_published([Publish(5, "t1", 1.0, 2.0, Outcome.INDETERMINATE)])
+    arrival = {"run": "run-live", "topic": "t1", "first_received_at": 3.0}
+    tracker.update([{**arrival, "seq": 0, "count": 2}, {**arrival, "seq": 1}])
+    conductor.current = SimpleNamespace(  # only what the tab reads of a LoadRun
+        run="run-live", tracker=tracker, concluded=False, load_ended_at=0.0
+    )
+    rows = {row["what"]: row["value"] for row in delivery_rows(conductor)}
+    assert rows["state"] == "running (verdict after the drain)"
+    assert (rows["published"], rows["publish failed"], rows["delivered"]) == ("4", "2", "2")
+    assert (rows["backlog (not delivered yet)"], rows["duplicated"]) == ("2", "1")
+    tab = client.get("/stats/requests").get_json()["extended_stats"][0]["data"]
+    assert tab == delivery_rows(conductor)
 
 
 def test_each_test_from_the_ui_gets_its_own_folder(ui, tmp_path: Path) -> None:
