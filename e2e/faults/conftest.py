@@ -71,6 +71,11 @@ def target_alive() -> None:
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def feature_scenarios() -> dict[str, Any]:
+    return {}
+
+
 @pytest.fixture(scope="session")
 def faults_out() -> Iterator[Path]:
     out = results_dir()

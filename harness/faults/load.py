@@ -66,6 +66,7 @@ class OpenLoad:
     timeout: float = 2.0
     extra: Extra | None = None
     via_dapr: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # the token the route asks for
     calls: list[Call] = field(default_factory=list)
     started_at: float = 0.0
     _thread: threading.Thread | None = None
@@ -91,7 +92,11 @@ class OpenLoad:
     async def _run(self) -> None:
         limits = httpx.Limits(max_connections=int(self.rate * self.timeout) + 20)
         async with httpx.AsyncClient(
-            base_url=self.url, timeout=self.timeout, limits=limits, trust_env=False
+            base_url=self.url,
+            timeout=self.timeout,
+            limits=limits,
+            trust_env=False,
+            headers=self.headers,
         ) as client:
             loop = asyncio.get_running_loop()
             start, tasks = loop.time(), []

@@ -208,8 +208,11 @@ def run_scenario(scenario: Scenario, quiet: bool = True) -> ScenarioResult:
     base = faults_settings()
     settings = dataclasses.replace(base, run_dir=base.run_dir / scenario.name)
     with FaultStack(settings, profile_from_env(scenario.profile), quiet=quiet) as stack:
-        client = SuiteClient(stack.settings.url(settings.service1_port),
-                             stack.settings.url(settings.service2_port))  # fmt: skip
+        client = SuiteClient(
+            stack.settings.url(settings.service1_port),
+            stack.settings.url(settings.service2_port),
+            headers=stack.tokens.suite_headers(),
+        )
         try:
             return _run_on(stack, client, scenario, began)
         finally:
@@ -235,8 +238,9 @@ def _run_on(
     publisher = "daprd-service-2" if via_dapr else "daprd-service-1"
     s = stack.settings
     url = s.url(s.sidecar2.http) if via_dapr else s.url(s.service1_port)
+    headers = stack.tokens.dapr_headers() if via_dapr else stack.tokens.suite_headers()
     load = OpenLoad(url, run, topic, seconds=scenario.load_seconds, extra=extra,
-                    via_dapr=via_dapr)  # fmt: skip
+                    via_dapr=via_dapr, headers=headers)  # fmt: skip
     load.started_at = start
     load.start()
     time.sleep(max(0.0, window.start - time.time()))
