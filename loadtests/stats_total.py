@@ -33,6 +33,9 @@ class PublishTotalStats(RequestStats):
 
 
 def count_publishes_only(environment: Environment) -> None:
-    """Swap in the stats before the first request (an init listener, on every process)."""
+    """Give the stats this behaviour before the first request (an init listener, on every
+    process). The object itself must stay: the runner and locust's distributed reporting
+    (worker report, master merge) hold it since the runner was made, so a new one would
+    leave the workers' publishes out of the master's figures."""
     if not isinstance(environment.stats, PublishTotalStats):
-        environment.stats = PublishTotalStats(environment.stats.use_response_times_cache)
+        environment.stats.__class__ = PublishTotalStats
