@@ -28,9 +28,9 @@ def acknowledging_route(topic: str) -> Route:
         async def work_later():
             await asyncio.sleep(1.0)
             delivery = service1.delivery_of(event, topic, "/t1", received_at)
-            attempt = service.records.received(delivery)
+            attempt = service.ledger.received(delivery)
             answer, _ = await service1.forward_to_service2(service, event)
-            service.records.answered(attempt, answer)
+            service.ledger.answered(attempt, answer)
 
         return JSONResponse({"status": "SUCCESS"}, background=BackgroundTask(work_later))
 

@@ -16,7 +16,7 @@ async def handle_first_delivery_only(request, topic, route, behaviour, controlla
         event = await read_cloud_event(request, service.settings.max_body_bytes)
     except Exception:  # noqa: BLE001 - the real handler rejects what it cannot read
         event = None
-    if event is not None and body and service.records.attempts(event.event_id, topic) > 0:
+    if event is not None and body and service.ledger.attempts(event.event_id, topic) > 0:
         return JSONResponse({"status": "SUCCESS"})
     return await real_handle_delivery(request, topic, route, behaviour, controllable)
 
