@@ -20,6 +20,7 @@ from harness.client import SuiteClient
 from harness.ledger import new_run_id
 from harness.metrics import Counter, DeltaCheck, PrometheusMetrics
 from harness.verdict import Attempt, Outcome, total_queue
+from harness.wait import poll
 
 APP = "service-1"
 PUBSUB = "featurebus"
@@ -192,12 +193,10 @@ STREAM_OPEN_TIMEOUT = 15.0
 
 
 def stream_open(http: httpx.Client) -> bool:
-    deadline = time.monotonic() + STREAM_OPEN_TIMEOUT
-    while time.monotonic() < deadline:
-        if http.get("/features/streaming").json()["open"]:
-            return True
-        time.sleep(0.2)
-    return False
+    def is_open() -> bool:
+        return bool(http.get("/features/streaming").json()["open"])
+
+    return poll(is_open, timeout=STREAM_OPEN_TIMEOUT, interval=0.2, on_timeout="return")
 
 
 def publish_streamed(client: FeatureClient) -> None:

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import ssl
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
 from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT
 from harness.tls import KeyPair, issue, make_ca, private_key
+from harness.wait import WaitTimeout, poll
 
 HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -179,22 +179,19 @@ class KubeApiserver:
         self.progress(f"starting {process.name}")
         process.start()
         self.processes.append(process)
-        deadline = time.monotonic() + self.settings.ready_timeout_seconds
-        while True:
+
+        def up() -> bool:
             code = process.exit_code()
             if code is not None:
                 self._fail(process, f"exited with code {code}")
-            try:
-                if ready():
-                    self.progress(f"{process.name} ready")
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self._fail(
-                    process, f"did not get ready within {self.settings.ready_timeout_seconds:g}s"
-                )
-            time.sleep(0.2)
+            return ready()
+
+        timeout = self.settings.ready_timeout_seconds
+        try:
+            poll(up, timeout=timeout, interval=0.2, retry_on=(httpx.HTTPError,))
+        except WaitTimeout:
+            self._fail(process, f"did not get ready within {timeout:g}s")
+        self.progress(f"{process.name} ready")
 
     def _fail(self, process: ManagedProcess, what: str) -> None:
         tail = process.log_tail(15).rstrip() or "(empty log)"
