@@ -38,6 +38,8 @@ class GoCommand:
     ldflags: str = "-s -w"
     go_directive: str = "1.23"
     env: dict[str, str] = field(default_factory=lambda: {"CGO_ENABLED": "0"})
+    # Extra files of the wrapper module (a local module a `replace` points at), path -> text.
+    files: tuple[tuple[str, str], ...] = ()
 
     def binary(self) -> Path:
         return cache_dir() / "bin" / f"{self.name}-{self.version}"
@@ -87,6 +89,9 @@ def ensure_command(command: GoCommand, progress: Progress = _say) -> tuple[Path,
         workdir = Path(tmp)
         (workdir / "go.mod").write_text(command.wrapper_gomod())
         (workdir / "tools.go").write_text(command.tools_go())
+        for relative, text in command.files:
+            (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (workdir / relative).write_text(text)
         progress(f"{command.module}@{command.version}: resolving modules (go mod tidy)")
         seconds += run_step(
             ["go", "mod", "tidy"], what=f"go mod tidy for {command.name}", cwd=workdir,

@@ -85,6 +85,28 @@ def etcd_argv(binary: str, s: KubeSettings) -> list[str]:
     ]  # fmt: skip
 
 
+# Runs kube-apiserver in a private mount namespace where its own /etc/hosts and
+# /etc/resolv.conf are bind-mounted over the machine's: a webhook `url:` host name then
+# resolves to loopback, and a name missing from the file is asked of 127.0.0.1, never of
+# the machine's DNS server. The mounts die with the process; nothing is left mounted.
+_PRIVATE_NAMES = (
+    'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"'
+)
+
+
+def with_private_names(argv: list[str], hosts_file: Path, resolv_file: Path) -> list[str]:
+    """`argv` started inside its own mount namespace with the given name files."""
+    return [
+        "unshare", "--mount", "--propagation", "private",
+        "sh", "-c", _PRIVATE_NAMES, "sh", str(hosts_file), str(resolv_file), *argv,
+    ]  # fmt: skip
+
+
+def hosts_text(hosts: dict[str, str]) -> str:
+    lines = ["127.0.0.1 localhost"] + [f"{address} {name}" for name, address in hosts.items()]
+    return "\n".join(lines) + "\n"
+
+
 def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path) -> list[str]:
     return [
         str(binary),
@@ -109,13 +131,20 @@ def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path
 
 
 class KubeApiserver:
-    """etcd plus kube-apiserver; a context manager that always stops both."""
+    """etcd plus kube-apiserver; a context manager that always stops both.
+
+    `hosts` (name -> loopback address) gives kube-apiserver names of its own, for a
+    webhook served on this machine under its in-cluster name (needs root: a mount
+    namespace).
+    """
 
     def __init__(
-        self, settings: KubeSettings, progress: Progress = _say, extra_args: tuple[str, ...] = ()
-    ) -> None:
+        self, settings: KubeSettings, progress: Progress = _say, extra_args: tuple[str, ...] = (),
+        hosts: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.settings = settings
         self.extra_args = extra_args
+        self.hosts = dict(hosts or {})
         self.progress = progress
         self.token = secrets.token_hex(16)
         self.processes: list[ManagedProcess] = []
@@ -140,11 +169,11 @@ class KubeApiserver:
         serving, sa_key = self._prepare_run_dir()
         s = self.settings
         etcd_process = ManagedProcess("etcd", etcd_argv(etcd, s), s.run_dir / "logs" / "etcd.log")
-        apiserver = ManagedProcess(
-            "kube-apiserver",
-            [*apiserver_argv(binary, s, serving, sa_key), *self.extra_args],
-            s.run_dir / "logs" / "kube-apiserver.log",
-        )
+        argv = [*apiserver_argv(binary, s, serving, sa_key), *self.extra_args]
+        if self.hosts:
+            argv = self._with_hosts(argv)
+        log = s.run_dir / "logs" / "kube-apiserver.log"
+        apiserver = ManagedProcess("kube-apiserver", argv, log)
         try:
             self._launch(etcd_process, self._etcd_ready)
             self._launch(apiserver, self._apiserver_ready)
@@ -161,6 +190,16 @@ class KubeApiserver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _with_hosts(self, argv: list[str]) -> list[str]:
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            raise HarnessError(
+                "kube-apiserver with its own host names needs root and unshare (util-linux)"
+            )
+        run = self.settings.run_dir
+        (run / "hosts").write_text(hosts_text(self.hosts))
+        (run / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+        return with_private_names(argv, run / "hosts", run / "resolv.conf")
 
     def _prepare_run_dir(self) -> tuple[KeyPair, Path]:
         run = self.settings.run_dir

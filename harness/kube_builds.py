@@ -14,6 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from harness.daprd import AVRO_SHIM, SUBSTITUTES, replace_lines
+from harness.daprd import ldflags as dapr_ldflags
+from harness.daprd import module_info as dapr_module_info
 from harness.errors import HarnessError
 from harness.gobuild import GoCommand, go, go_directive, module_download
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
@@ -108,3 +111,38 @@ def helm_command() -> GoCommand:
 def dapr_module_dir(version: str = DEFAULT_DAPR_VERSION) -> Path:
     """The unpacked github.com/dapr/dapr module: its chart, CRDs and control-plane code."""
     return Path(module_download(DAPR_MODULE, f"v{version.lstrip('v')}")["Dir"])
+
+
+def dapr_replaces(gomod_text: str, substitutes: dict[str, str]) -> tuple[str, ...]:
+    """dapr's own replace lines, with the substitutes the daprd build needs in their place."""
+    kept = [line for line in replace_lines(gomod_text) if line.split()[0] not in substitutes]
+    for old_path, new in substitutes.items():
+        if new.startswith("local:"):
+            kept.append(f"{old_path} => ./{new.removeprefix('local:')}")
+        elif new:
+            kept.append(f"{old_path} => {new}")
+    return tuple(kept)
+
+
+def dapr_command(name: str, version: str = DEFAULT_DAPR_VERSION) -> GoCommand:
+    """A control-plane command of the dapr module (`sentry`, `injector`), built like daprd.
+
+    The substitutes are taken at once: the proxy here refuses the modules they stand for,
+    and the control plane imports none of the code they touch (workflows, pulsar).
+    """
+    info = dapr_module_info(version.lstrip("v"))
+    substitutes = {path: new for path, (_, new) in SUBSTITUTES.get(info.version, {}).items()}
+    files: tuple[tuple[str, str], ...] = ()
+    if "local:avro" in substitutes.values():
+        gomod = "module github.com/iskorotkov/avro/v2\n\ngo 1.22\n"
+        files = (("avro/go.mod", gomod), ("avro/avro.go", AVRO_SHIM))
+    return GoCommand(
+        name=f"dapr-{name}",
+        module=DAPR_MODULE,
+        version=f"v{info.version}",
+        package=f"{DAPR_MODULE}/cmd/{name}",
+        replaces=dapr_replaces(info.gomod.read_text(), substitutes),
+        go_directive=go_directive(info.gomod),
+        ldflags=dapr_ldflags(info),
+        files=files,
+    )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +28,8 @@ from harness.kube_apply import (
     documents,
     install_order,
     render_dapr_chart,
-    wait_established,
 )
-from harness.kube_builds import dapr_module_dir, helm_command
+from harness.kube_builds import helm_command
 from harness.longrun import Progress
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
 
@@ -40,36 +37,6 @@ pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
 MANIFESTS = sorted((REPO_ROOT / "k3d" / "manifests").glob("*.yaml"))
 DAPR_GROUP = "dapr.io"
-
-
-@pytest.fixture(scope="module")
-def apiserver(
-    tmp_path_factory: pytest.TempPathFactory, figures: list[str], progress: Progress
-) -> Iterator[KubeApiserver]:
-    env = {**os.environ, "HARNESS_KUBE_RUN_DIR": str(tmp_path_factory.mktemp("kube"))}
-    server = KubeApiserver(KubeSettings.from_env(env), progress)
-    started = time.monotonic()
-    with server:
-        figures.append(
-            f"kube-apiserver {server.release} + etcd ready in {time.monotonic() - started:.1f} s "
-            "(build included when it was absent)"
-        )
-        yield server
-    assert all(p.gone() for p in server.processes), "a kube process outlived the context"
-
-
-@pytest.fixture(scope="module")
-def dyn(apiserver: KubeApiserver) -> DynamicClient:
-    return apiserver.dynamic()
-
-
-@pytest.fixture(scope="module")
-def dapr_crds(dyn: DynamicClient) -> list[dict[str, Any]]:
-    crd_dir = dapr_module_dir(DEFAULT_DAPR_VERSION) / "charts" / "dapr" / "crds"
-    crds = [doc for path in sorted(crd_dir.glob("*.yaml")) for doc in documents(path)]
-    assert apply_all(dyn, crds, dry_run=False) == []
-    wait_established(dyn, crds)
-    return crds
 
 
 def manifest_docs(*prefixes: str) -> list[dict[str, Any]]:

@@ -1,0 +1,348 @@
+"""Dapr's sentry and sidecar injector, built from the dapr module, run on this machine as
+the control plane of a real kube-apiserver (harness.kube_apiserver).
+
+What a cluster gives a control-plane pod is made by hand, with real objects only:
+- the injector's identity: a Pod object made from the chart's injector Deployment (no
+  kubelet runs it) and a service-account token bound to it through the TokenRequest API;
+  sentry checks that token with a TokenReview and finds the Pod, as in a cluster;
+- the trust anchors sentry generates and stores in the chart's `dapr-trust-bundle`;
+- the webhook: the chart's MutatingWebhookConfiguration is pointed at the local injector
+  under its in-cluster name `dapr-sidecar-injector.dapr-system.svc`, which kube-apiserver
+  resolves to 127.0.0.1 through its own hosts file (KubeApiserver(hosts=...)); the name
+  is the one in the serving certificate sentry issues to the injector.
+
+Both commands take their arguments and environment from the chart's Deployments, with only
+ports, addresses and file paths changed. They bind their health port (and the injector
+its webhook port) on every interface: Dapr 1.18 ignores the listen-address flags there.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from harness.env import env_int
+from harness.errors import HarnessError
+from harness.gobuild import ensure_command
+from harness.kube_apiserver import HOST, KubeApiserver
+from harness.kube_apply import DAPR_NAMESPACE
+from harness.kube_builds import dapr_command
+from harness.longrun import Progress, say
+from harness.ports import ensure_ports_free
+from harness.processes import ManagedProcess, stop_all
+from harness.settings import DEFAULT_DAPR_VERSION, EPHEMERAL_PORT_START
+from harness.wait import WaitTimeout, poll
+
+TRUST_DOMAIN = "cluster.local"
+SENTRY_ID = f"spiffe://{TRUST_DOMAIN}/ns/{DAPR_NAMESPACE}/dapr-sentry"  # the token audience
+INJECTOR_DNS_NAME = f"dapr-sidecar-injector.{DAPR_NAMESPACE}.svc"  # in sentry's certificate
+WEBHOOK_NAME = "dapr-sidecar-injector"
+TRUST_BUNDLE = "dapr-trust-bundle"
+# The chart runs both as non-root; here they run as whoever runs the suite (root on CI).
+ROOT_ALLOWED = {"DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true"}
+_say = say("dapr")
+
+
+@dataclass(frozen=True)
+class ControlPlaneSettings:
+    """Ports of sentry and the injector; moved by HARNESS_PORT_OFFSET like the others."""
+
+    sentry_port: int = 6450
+    sentry_healthz_port: int = 6451
+    injector_port: int = 6452
+    injector_healthz_port: int = 6453
+    ready_timeout_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> ControlPlaneSettings:
+        offset = env_int(env, "HARNESS_PORT_OFFSET", 0)
+        base = cls()
+        settings = cls(
+            sentry_port=base.sentry_port + offset,
+            sentry_healthz_port=base.sentry_healthz_port + offset,
+            injector_port=base.injector_port + offset,
+            injector_healthz_port=base.injector_healthz_port + offset,
+        )
+        for name, port in settings.ports().items():
+            if not 1024 <= port < EPHEMERAL_PORT_START:
+                raise HarnessError(f"port {port} for {name} must be in 1024..32767")
+        return settings
+
+    def ports(self) -> dict[str, int]:
+        return {
+            "sentry": self.sentry_port,
+            "sentry healthz": self.sentry_healthz_port,
+            "sidecar injector": self.injector_port,
+            "sidecar injector healthz": self.injector_healthz_port,
+        }
+
+    def webhook_url(self) -> str:
+        return f"https://{INJECTOR_DNS_NAME}:{self.injector_port}/mutate"
+
+
+# -- the chart's containers, made local -----------------------------------------------------
+
+
+def chart_container(chart: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    for doc in chart:
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == deployment:
+            container: dict[str, Any] = doc["spec"]["template"]["spec"]["containers"][0]
+            return container
+    raise HarnessError(f"the Dapr chart has no Deployment {deployment}")
+
+
+def chart_pod_template(chart: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    for doc in chart:
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == deployment:
+            template: dict[str, Any] = doc["spec"]["template"]
+            return template
+    raise HarnessError(f"the Dapr chart has no Deployment {deployment}")
+
+
+def parse_flags(args: list[str]) -> list[tuple[str, str | None]]:
+    """`--flag value`, `--flag=value` and bare `--flag` as (flag, value or None)."""
+    flags: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-"):
+            raise HarnessError(f"unexpected argument {arg!r} in {args}")
+        if "=" in arg:
+            name, value = arg.split("=", 1)
+            flags.append((name, value))
+        elif i + 1 < len(args) and not args[i + 1].startswith("-"):
+            flags.append((arg, args[i + 1]))
+            i += 1
+        else:
+            flags.append((arg, None))
+        i += 1
+    return flags
+
+
+def local_args(chart_args: list[str], overrides: dict[str, str]) -> list[str]:
+    """The chart's arguments with `overrides` (flag -> value) replacing or added."""
+    flags = dict(parse_flags(chart_args))
+    flags.update(overrides)
+    return [f"{name}={value}" if value is not None else name for name, value in flags.items()]
+
+
+def local_env(
+    chart_env: list[dict[str, Any]], namespace: str, overrides: dict[str, str]
+) -> dict[str, str]:
+    """The chart's environment: plain values as written, the downward API's namespace
+    filled in, then `overrides`. Anything else the chart would fill in is an error."""
+    env: dict[str, str] = {}
+    for item in chart_env:
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        elif item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[item["name"]] = namespace
+        elif item["name"] not in overrides:
+            raise HarnessError(f"cannot fill in the chart's {item['name']} outside a cluster")
+    env.update(overrides)
+    return env
+
+
+# -- the control plane ----------------------------------------------------------------------
+
+
+class DaprControlPlane:
+    """Sentry and the sidecar injector against `server`; the chart must be applied.
+
+    A context manager that always stops both; the injector's identity Pod stays in the
+    apiserver (which dies with the test).
+    """
+
+    def __init__(
+        self,
+        server: KubeApiserver,
+        chart: list[dict[str, Any]],
+        settings: ControlPlaneSettings,
+        progress: Progress = _say,
+        version: str = DEFAULT_DAPR_VERSION,
+    ) -> None:
+        self.server = server
+        self.chart = chart
+        self.settings = settings
+        self.progress = progress
+        self.version = version
+        self.run_dir = server.settings.run_dir / "dapr"
+        self.processes: list[ManagedProcess] = []
+        self.build_seconds: dict[str, float] = {}
+
+    def __enter__(self) -> DaprControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+
+    def start(self) -> None:
+        binaries = {}
+        for name in ("sentry", "injector"):
+            binaries[name], self.build_seconds[name] = ensure_command(
+                dapr_command(name, self.version), self.progress
+            )
+        ensure_ports_free(self.settings.ports(), HOST)
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        core = k8s.CoreV1Api(self.server.api_client())
+        try:
+            # Before any Pod is created: the chart's service reference would send the
+            # apiserver to a cluster IP that leads nowhere on this machine.
+            self.point_webhook_here(ca_bundle=None)
+            self._launch(self._sentry(binaries["sentry"]), self.settings.sentry_healthz_port)
+            anchors = self.trust_anchors(core)
+            self.point_webhook_here(ca_bundle=anchors)
+            token = self.injector_token(core)
+            injector = self._injector(binaries["injector"], anchors, token)
+            self._launch(injector, self.settings.injector_healthz_port)
+        except BaseException:
+            self.stop()
+            raise
+
+    # -- sentry -----------------------------------------------------------------------------
+
+    def _sentry(self, binary: Path) -> ManagedProcess:
+        s = self.settings
+        container = chart_container(self.chart, "dapr-sentry")
+        credentials = self.run_dir / "sentry-credentials"  # sentry keeps its CA in the Secret
+        credentials.mkdir(parents=True, exist_ok=True)
+        args = local_args(
+            container.get("args", []),
+            {
+                "--kubeconfig": str(self.server.settings.run_dir / "kubeconfig"),
+                "--port": str(s.sentry_port),
+                "--listen-address": HOST,
+                "--healthz-port": str(s.sentry_healthz_port),
+                "--healthz-listen-address": HOST,
+                "--enable-metrics": "false",
+                "--issuer-credentials": str(credentials),
+            },
+        )
+        env = local_env(container.get("env", []), DAPR_NAMESPACE, ROOT_ALLOWED)
+        return ManagedProcess(
+            "dapr-sentry", [str(binary), *args], self.run_dir / "logs" / "sentry.log", env=env
+        )
+
+    def trust_anchors(self, core: k8s.CoreV1Api, timeout: float = 30) -> Path:
+        """The root certificate sentry stored in the chart's trust-bundle ConfigMap."""
+
+        def stored() -> str:
+            data = core.read_namespaced_config_map(TRUST_BUNDLE, DAPR_NAMESPACE).data or {}
+            return str(data.get("ca.crt") or "")
+
+        pem = poll(stored, timeout=timeout, interval=0.2, what="sentry's trust anchors")
+        path = self.run_dir / "ca.crt"
+        path.write_text(pem)
+        return path
+
+    # -- the injector -----------------------------------------------------------------------
+
+    def injector_token(self, core: k8s.CoreV1Api) -> Path:
+        """A token of the injector's service account, bound to its Pod object."""
+        template = chart_pod_template(self.chart, "dapr-sidecar-injector")
+        name = "dapr-sidecar-injector-local"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {**template["metadata"], "name": name, "namespace": DAPR_NAMESPACE},
+            "spec": template["spec"],
+        }
+        try:
+            created = core.create_namespaced_pod(DAPR_NAMESPACE, pod)
+        except ApiException as exc:
+            raise HarnessError(f"the injector's Pod object was refused: {exc.body}") from exc
+        account = template["spec"]["serviceAccountName"]
+        request = k8s.AuthenticationV1TokenRequest(
+            spec=k8s.V1TokenRequestSpec(
+                audiences=[SENTRY_ID],
+                expiration_seconds=3600,
+                bound_object_ref=k8s.V1BoundObjectReference(
+                    api_version="v1", kind="Pod", name=name, uid=created.metadata.uid
+                ),
+            )
+        )
+        answer = core.create_namespaced_service_account_token(account, DAPR_NAMESPACE, request)
+        path = self.run_dir / "sentrytoken" / "token"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(answer.status.token)
+        path.chmod(0o600)
+        return path
+
+    def _injector(self, binary: Path, anchors: Path, token: Path) -> ManagedProcess:
+        s = self.settings
+        container = chart_container(self.chart, "dapr-sidecar-injector")
+        args = local_args(
+            container.get("args", []),
+            {
+                "--kubeconfig": str(self.server.settings.run_dir / "kubeconfig"),
+                "--port": str(s.injector_port),
+                "--listen-address": HOST,
+                "--healthz-port": str(s.injector_healthz_port),
+                "--healthz-listen-address": HOST,
+                "--enable-metrics": "false",
+            },
+        )
+        env = local_env(
+            container.get("env", []),
+            DAPR_NAMESPACE,
+            {
+                "DAPR_SENTRY_ADDRESS": f"{HOST}:{s.sentry_port}",
+                "DAPR_TRUST_ANCHORS_FILE": str(anchors),
+                # Read instead of /var/run/secrets/dapr.io/sentrytoken/token.
+                "DAPR_SENTRY_TOKEN_FILE": str(token),
+                **ROOT_ALLOWED,
+            },
+        )
+        return ManagedProcess(
+            "dapr-injector", [str(binary), *args], self.run_dir / "logs" / "injector.log", env=env
+        )
+
+    def point_webhook_here(self, ca_bundle: Path | None) -> None:
+        """The chart's webhook, sent to the local injector under its in-cluster name."""
+        client_config: dict[str, Any] = {"url": self.settings.webhook_url()}
+        if ca_bundle is not None:
+            client_config["caBundle"] = base64.b64encode(ca_bundle.read_bytes()).decode()
+        patch = [{"op": "replace", "path": "/webhooks/0/clientConfig", "value": client_config}]
+        api = k8s.AdmissionregistrationV1Api(self.server.api_client())
+        try:
+            api.patch_mutating_webhook_configuration(WEBHOOK_NAME, patch)
+        except ApiException as exc:
+            raise HarnessError(f"pointing the webhook at the injector failed: {exc.body}") from exc
+
+    # -- processes --------------------------------------------------------------------------
+
+    def _launch(self, process: ManagedProcess, healthz_port: int) -> None:
+        self.progress(f"starting {process.name}")
+        process.start()
+        self.processes.append(process)
+        url = f"http://{HOST}:{healthz_port}/healthz"
+
+        def up() -> bool:
+            code = process.exit_code()
+            if code is not None:
+                self._fail(process, f"exited with code {code}")
+            return httpx.get(url, timeout=1, trust_env=False).status_code == 200
+
+        timeout = self.settings.ready_timeout_seconds
+        try:
+            poll(up, timeout=timeout, interval=0.2, retry_on=(httpx.HTTPError,))
+        except WaitTimeout:
+            self._fail(process, f"was not healthy within {timeout:g}s")
+        self.progress(f"{process.name} ready")
+
+    def _fail(self, process: ManagedProcess, what: str) -> None:
+        tail = process.log_tail(15).rstrip() or "(empty log)"
+        raise HarnessError(f"{process.name} {what}; log {process.log_path}:\n{tail}")
+
+    def log_tails(self, lines: int = 20) -> dict[str, str]:
+        return {p.name: p.log_tail(lines) for p in self.processes}
