@@ -6,14 +6,20 @@ What a cluster gives a control-plane pod is made by hand, with real objects only
   kubelet runs it) and a service-account token bound to it through the TokenRequest API;
   sentry checks that token with a TokenReview and finds the Pod, as in a cluster;
 - the trust anchors sentry generates and stores in the chart's `dapr-trust-bundle`;
+- the paths the chart mounts them at (the token at /var/run/secrets/dapr.io/sentrytoken,
+  the anchors at /var/run/secrets/dapr.io/tls): the injector gets a private /run
+  (harness.private_mounts), so it reads them where it does in a cluster;
 - the webhook: the chart's MutatingWebhookConfiguration is pointed at the local injector
   under its in-cluster name `dapr-sidecar-injector.dapr-system.svc`, which kube-apiserver
   resolves to 127.0.0.1 through its own hosts file (KubeApiserver(hosts=...)); the name
   is the one in the serving certificate sentry issues to the injector.
 
 Both commands take their arguments and environment from the chart's Deployments, with only
-ports, addresses and file paths changed. They bind their health port (and the injector
-its webhook port) on every interface: Dapr 1.18 ignores the listen-address flags there.
+ports, the sentry address and the kubeconfig changed. They run as the suite's user (the
+chart runs them as non-root; Dapr's own switch allows root here) with the admin
+kubeconfig, so the chart's RBAC for them is not exercised. They bind their health port
+(and the injector its webhook port) on every interface: Dapr 1.18 ignores the
+listen-address flags there.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from harness.kube_apply import DAPR_NAMESPACE
 from harness.kube_builds import dapr_command
 from harness.longrun import Progress, say
 from harness.ports import ensure_ports_free
+from harness.private_mounts import require_unshare, with_run_files
 from harness.processes import ManagedProcess, stop_all
 from harness.settings import DEFAULT_DAPR_VERSION, EPHEMERAL_PORT_START
 from harness.wait import WaitTimeout, poll
@@ -44,6 +51,7 @@ SENTRY_ID = f"spiffe://{TRUST_DOMAIN}/ns/{DAPR_NAMESPACE}/dapr-sentry"  # the to
 INJECTOR_DNS_NAME = f"dapr-sidecar-injector.{DAPR_NAMESPACE}.svc"  # in sentry's certificate
 WEBHOOK_NAME = "dapr-sidecar-injector"
 TRUST_BUNDLE = "dapr-trust-bundle"
+TOKEN_PATH = "/var/run/secrets/dapr.io/sentrytoken/token"  # pkg/security/token
 # The chart runs both as non-root; here they run as whoever runs the suite (root on CI).
 ROOT_ALLOWED = {"DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true"}
 _say = say("dapr")
@@ -192,6 +200,7 @@ class DaprControlPlane:
             binaries[name], self.build_seconds[name] = ensure_command(
                 dapr_command(name, self.version), self.progress
             )
+        require_unshare()
         ensure_ports_free(self.settings.ports(), HOST)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         core = k8s.CoreV1Api(self.server.api_client())
@@ -257,8 +266,9 @@ class DaprControlPlane:
             "metadata": {**template["metadata"], "name": name, "namespace": DAPR_NAMESPACE},
             "spec": template["spec"],
         }
+        pods = self.server.dynamic().resources.get(api_version="v1", kind="Pod")
         try:
-            created = core.create_namespaced_pod(DAPR_NAMESPACE, pod)
+            uid = str(pods.create(body=pod, namespace=DAPR_NAMESPACE).metadata.uid)
         except ApiException as exc:
             raise HarnessError(f"the injector's Pod object was refused: {exc.body}") from exc
         account = template["spec"]["serviceAccountName"]
@@ -267,11 +277,13 @@ class DaprControlPlane:
                 audiences=[SENTRY_ID],
                 expiration_seconds=3600,
                 bound_object_ref=k8s.V1BoundObjectReference(
-                    api_version="v1", kind="Pod", name=name, uid=created.metadata.uid
+                    api_version="v1", kind="Pod", name=name, uid=uid
                 ),
             )
         )
         answer = core.create_namespaced_service_account_token(account, DAPR_NAMESPACE, request)
+        if answer.status is None or not answer.status.token:
+            raise HarnessError(f"the TokenRequest for {account} gave no token")
         path = self.run_dir / "sentrytoken" / "token"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(answer.status.token)
@@ -297,14 +309,18 @@ class DaprControlPlane:
             DAPR_NAMESPACE,
             {
                 "DAPR_SENTRY_ADDRESS": f"{HOST}:{s.sentry_port}",
-                "DAPR_TRUST_ANCHORS_FILE": str(anchors),
-                # Read instead of /var/run/secrets/dapr.io/sentrytoken/token.
-                "DAPR_SENTRY_TOKEN_FILE": str(token),
                 **ROOT_ALLOWED,
             },
         )
+        # The token and the trust anchors where the chart mounts them: the injector reads
+        # the token only from there, and gives injected pods the token volume only when
+        # it finds it there, as in a cluster.
+        argv = with_run_files(
+            [str(binary), *args],
+            {TOKEN_PATH: token, env["DAPR_TRUST_ANCHORS_FILE"]: anchors},
+        )
         return ManagedProcess(
-            "dapr-injector", [str(binary), *args], self.run_dir / "logs" / "injector.log", env=env
+            "dapr-injector", argv, self.run_dir / "logs" / "injector.log", env=env
         )
 
     def point_webhook_here(self, ca_bundle: Path | None) -> None:

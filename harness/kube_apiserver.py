@@ -32,6 +32,7 @@ from harness.gobuild import ensure_command
 from harness.kube_builds import kubernetes_command, kubernetes_release
 from harness.longrun import Progress, say
 from harness.ports import ensure_ports_free
+from harness.private_mounts import hosts_text, require_unshare, with_name_files
 from harness.processes import ManagedProcess, stop_all
 from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT
 from harness.tls import KeyPair, issue, make_ca, private_key
@@ -83,28 +84,6 @@ def etcd_argv(binary: str, s: KubeSettings) -> list[str]:
         "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
         "--initial-cluster", f"suite={peer}", "--initial-cluster-state", "new",
     ]  # fmt: skip
-
-
-# Runs kube-apiserver in a private mount namespace where its own /etc/hosts and
-# /etc/resolv.conf are bind-mounted over the machine's: a webhook `url:` host name then
-# resolves to loopback, and a name missing from the file is asked of 127.0.0.1, never of
-# the machine's DNS server. The mounts die with the process; nothing is left mounted.
-_PRIVATE_NAMES = (
-    'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"'
-)
-
-
-def with_private_names(argv: list[str], hosts_file: Path, resolv_file: Path) -> list[str]:
-    """`argv` started inside its own mount namespace with the given name files."""
-    return [
-        "unshare", "--mount", "--propagation", "private",
-        "sh", "-c", _PRIVATE_NAMES, "sh", str(hosts_file), str(resolv_file), *argv,
-    ]  # fmt: skip
-
-
-def hosts_text(hosts: dict[str, str]) -> str:
-    lines = ["127.0.0.1 localhost"] + [f"{address} {name}" for name, address in hosts.items()]
-    return "\n".join(lines) + "\n"
 
 
 def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path) -> list[str]:
@@ -192,14 +171,13 @@ class KubeApiserver:
         self.stop()
 
     def _with_hosts(self, argv: list[str]) -> list[str]:
-        if os.geteuid() != 0 or not shutil.which("unshare"):
-            raise HarnessError(
-                "kube-apiserver with its own host names needs root and unshare (util-linux)"
-            )
+        """In its own /etc/hosts the webhook's name is loopback; a name missing there is
+        asked of 127.0.0.1, never of the machine's DNS server."""
+        require_unshare()
         run = self.settings.run_dir
         (run / "hosts").write_text(hosts_text(self.hosts))
         (run / "resolv.conf").write_text("nameserver 127.0.0.1\n")
-        return with_private_names(argv, run / "hosts", run / "resolv.conf")
+        return with_name_files(argv, run / "hosts", run / "resolv.conf")
 
     def _prepare_run_dir(self) -> tuple[KeyPair, Path]:
         run = self.settings.run_dir

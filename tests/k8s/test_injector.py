@@ -122,13 +122,19 @@ def services_of(service: str) -> list[dict[str, Any]]:
 
 
 def pod_of(template: dict[str, Any], namespace: str, name: str) -> dict[str, Any]:
-    """The Pod a ReplicaSet would create from `template`."""
+    """The Pod a ReplicaSet would create from `template`.
+
+    With the service account a cluster's ServiceAccount admission plugin fills in before
+    webhooks run (this apiserver runs without it: no controller makes `default` accounts).
+    """
+    spec = copy.deepcopy(template["spec"])
+    spec.setdefault("serviceAccountName", "default")
     meta = copy.deepcopy(template["metadata"])
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {**meta, "name": name, "namespace": namespace},
-        "spec": copy.deepcopy(template["spec"]),
+        "spec": spec,
     }
 
 
@@ -148,6 +154,9 @@ def test_the_injected_daprd_follows_the_annotations(
     assert problems == []
     names = [c["name"] for c in stored["spec"]["containers"]]
     assert names == [service, DAPRD], names
+    # The injector found its sentry token where the chart mounts it, so (as in a cluster)
+    # daprd gets a token for sentry of its own.
+    assert "dapr-identity-token" in [v["name"] for v in stored["spec"]["volumes"]]
 
 
 def test_a_pod_without_the_annotations_is_left_alone(
