@@ -41,7 +41,7 @@ from harness.kube_apply import DAPR_NAMESPACE
 from harness.kube_builds import dapr_command
 from harness.longrun import Progress, say
 from harness.ports import ensure_ports_free
-from harness.private_mounts import require_unshare, with_run_files
+from harness.private_mounts import loopback_names, require_unshare, with_private_mounts
 from harness.processes import ManagedProcess, stop_all
 from harness.settings import DEFAULT_DAPR_VERSION, EPHEMERAL_PORT_START
 from harness.wait import WaitTimeout, poll
@@ -52,6 +52,10 @@ INJECTOR_DNS_NAME = f"dapr-sidecar-injector.{DAPR_NAMESPACE}.svc"  # in sentry's
 WEBHOOK_NAME = "dapr-sidecar-injector"
 TRUST_BUNDLE = "dapr-trust-bundle"
 TOKEN_PATH = "/var/run/secrets/dapr.io/sentrytoken/token"  # pkg/security/token
+# Where controller-runtime looks for its namespace (the operator's leader election).
+NAMESPACE_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+SYSTEM_CONFIGURATION = "daprsystem"
+TRUST_ANCHORS_PATH = "/var/run/secrets/dapr.io/tls/ca.crt"  # the operator's default
 # The chart runs both as non-root; here they run as whoever runs the suite (root on CI).
 ROOT_ALLOWED = {"DAPR_UNSAFE_SKIP_CONTAINER_UID_GID_CHECK": "true"}
 _say = say("dapr")
@@ -65,6 +69,9 @@ class ControlPlaneSettings:
     sentry_healthz_port: int = 6451
     injector_port: int = 6452
     injector_healthz_port: int = 6453
+    operator_port: int = 6454
+    operator_healthz_port: int = 6455
+    operator_webhook_port: int = 6456  # bound only with conversion webhooks, which stay off
     ready_timeout_seconds: float = 60.0
 
     @classmethod
@@ -76,6 +83,9 @@ class ControlPlaneSettings:
             sentry_healthz_port=base.sentry_healthz_port + offset,
             injector_port=base.injector_port + offset,
             injector_healthz_port=base.injector_healthz_port + offset,
+            operator_port=base.operator_port + offset,
+            operator_healthz_port=base.operator_healthz_port + offset,
+            operator_webhook_port=base.operator_webhook_port + offset,
         )
         for name, port in settings.ports().items():
             if not 1024 <= port < EPHEMERAL_PORT_START:
@@ -88,6 +98,9 @@ class ControlPlaneSettings:
             "sentry healthz": self.sentry_healthz_port,
             "sidecar injector": self.injector_port,
             "sidecar injector healthz": self.injector_healthz_port,
+            "operator": self.operator_port,
+            "operator healthz": self.operator_healthz_port,
+            "operator webhook": self.operator_webhook_port,
         }
 
     def webhook_url(self) -> str:
@@ -162,8 +175,9 @@ def local_env(
 
 class DaprControlPlane:
     """Sentry and the sidecar injector against `server`; the chart must be applied.
+    `start_operator()` adds the operator.
 
-    A context manager that always stops both; the injector's identity Pod stays in the
+    A context manager that always stops them all; their identity Pods stay in the
     apiserver (which dies with the test).
     """
 
@@ -183,6 +197,8 @@ class DaprControlPlane:
         self.run_dir = server.settings.run_dir / "dapr"
         self.processes: list[ManagedProcess] = []
         self.build_seconds: dict[str, float] = {}
+        self.anchors = self.run_dir / "ca.crt"
+        self.names: dict[str, Path] = {}
 
     def __enter__(self) -> DaprControlPlane:
         self.start()
@@ -203,6 +219,9 @@ class DaprControlPlane:
         require_unshare()
         ensure_ports_free(self.settings.ports(), HOST)
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        # Sentry looks up kubernetes.default.svc to learn the cluster domain: asked of
+        # 127.0.0.1, never of the machine's DNS server (it falls back to cluster.local).
+        self.names = loopback_names(self.run_dir / "names")
         core = k8s.CoreV1Api(self.server.api_client())
         try:
             # Before any Pod is created: the chart's service reference would send the
@@ -211,9 +230,23 @@ class DaprControlPlane:
             self._launch(self._sentry(binaries["sentry"]), self.settings.sentry_healthz_port)
             anchors = self.trust_anchors(core)
             self.point_webhook_here(ca_bundle=anchors)
-            token = self.injector_token(core)
+            token = self.identity_token(core, "dapr-sidecar-injector")
             injector = self._injector(binaries["injector"], anchors, token)
             self._launch(injector, self.settings.injector_healthz_port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_operator(self) -> None:
+        """The operator, with sentry running: it makes the `<app-id>-dapr` Services."""
+        binary, self.build_seconds["operator"] = ensure_command(
+            dapr_command("operator", self.version), self.progress
+        )
+        core = k8s.CoreV1Api(self.server.api_client())
+        try:
+            self.point_sentry_address_here()
+            token = self.identity_token(core, "dapr-operator")
+            self._launch(self._operator(binary, token), self.settings.operator_healthz_port)
         except BaseException:
             self.stop()
             raise
@@ -238,9 +271,8 @@ class DaprControlPlane:
             },
         )
         env = local_env(container.get("env", []), DAPR_NAMESPACE, ROOT_ALLOWED)
-        return ManagedProcess(
-            "dapr-sentry", [str(binary), *args], self.run_dir / "logs" / "sentry.log", env=env
-        )
+        argv = with_private_mounts([str(binary), *args], self.names)
+        return ManagedProcess("dapr-sentry", argv, self.run_dir / "logs" / "sentry.log", env=env)
 
     def trust_anchors(self, core: k8s.CoreV1Api, timeout: float = 30) -> Path:
         """The root certificate sentry stored in the chart's trust-bundle ConfigMap."""
@@ -250,16 +282,14 @@ class DaprControlPlane:
             return str(data.get("ca.crt") or "")
 
         pem = poll(stored, timeout=timeout, interval=0.2, what="sentry's trust anchors")
-        path = self.run_dir / "ca.crt"
-        path.write_text(pem)
-        return path
+        self.anchors.write_text(pem)
+        return self.anchors
 
-    # -- the injector -----------------------------------------------------------------------
-
-    def injector_token(self, core: k8s.CoreV1Api) -> Path:
-        """A token of the injector's service account, bound to its Pod object."""
-        template = chart_pod_template(self.chart, "dapr-sidecar-injector")
-        name = "dapr-sidecar-injector-local"
+    def identity_token(self, core: k8s.CoreV1Api, deployment: str) -> Path:
+        """A token of the chart Deployment's service account, bound to a Pod object made
+        from its template: what sentry asks a control-plane service for."""
+        template = chart_pod_template(self.chart, deployment)
+        name = f"{deployment}-local"
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -270,7 +300,7 @@ class DaprControlPlane:
         try:
             uid = str(pods.create(body=pod, namespace=DAPR_NAMESPACE).metadata.uid)
         except ApiException as exc:
-            raise HarnessError(f"the injector's Pod object was refused: {exc.body}") from exc
+            raise HarnessError(f"the Pod object of {deployment} was refused: {exc.body}") from exc
         account = template["spec"]["serviceAccountName"]
         request = k8s.AuthenticationV1TokenRequest(
             spec=k8s.V1TokenRequestSpec(
@@ -284,11 +314,13 @@ class DaprControlPlane:
         answer = core.create_namespaced_service_account_token(account, DAPR_NAMESPACE, request)
         if answer.status is None or not answer.status.token:
             raise HarnessError(f"the TokenRequest for {account} gave no token")
-        path = self.run_dir / "sentrytoken" / "token"
+        path = self.run_dir / deployment / "token"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(answer.status.token)
         path.chmod(0o600)
         return path
+
+    # -- the injector -----------------------------------------------------------------------
 
     def _injector(self, binary: Path, anchors: Path, token: Path) -> ManagedProcess:
         s = self.settings
@@ -315,8 +347,9 @@ class DaprControlPlane:
         # The token and the trust anchors where the chart mounts them: the injector reads
         # the token only from there, and gives injected pods the token volume only when
         # it finds it there, as in a cluster.
-        argv = with_run_files(
+        argv = with_private_mounts(
             [str(binary), *args],
+            self.names,
             {TOKEN_PATH: token, env["DAPR_TRUST_ANCHORS_FILE"]: anchors},
         )
         return ManagedProcess(
@@ -334,6 +367,56 @@ class DaprControlPlane:
             api.patch_mutating_webhook_configuration(WEBHOOK_NAME, patch)
         except ApiException as exc:
             raise HarnessError(f"pointing the webhook at the injector failed: {exc.body}") from exc
+
+    # -- the operator -----------------------------------------------------------------------
+
+    def point_sentry_address_here(self) -> None:
+        """The chart's `daprsystem` Configuration names sentry by its in-cluster address;
+        the operator reads it there, so it is set to the local sentry."""
+        patch = {"spec": {"mtls": {"sentryAddress": f"{HOST}:{self.settings.sentry_port}"}}}
+        api = k8s.CustomObjectsApi(self.server.api_client())
+        api.patch_namespaced_custom_object(
+            "dapr.io", "v1alpha1", DAPR_NAMESPACE, "configurations", SYSTEM_CONFIGURATION, patch
+        )
+
+    def _operator(self, binary: Path, token: Path) -> ManagedProcess:
+        s = self.settings
+        container = chart_container(self.chart, "dapr-operator")
+        args = local_args(
+            container.get("args", []),
+            {
+                "--port": str(s.operator_port),
+                "--listen-address": HOST,
+                "--healthz-port": str(s.operator_healthz_port),
+                "--healthz-listen-address": HOST,
+                "--webhook-server-port": str(s.operator_webhook_port),
+                "--webhook-server-listen-address": HOST,
+                "--enable-metrics": "false",
+            },
+        )
+        env = local_env(
+            container.get("env", []),
+            DAPR_NAMESPACE,
+            {
+                "KUBECONFIG": str(self.server.settings.run_dir / "kubeconfig"),
+                # Dapr's switch for running the operator outside a cluster: no conversion
+                # webhook for Subscriptions, which the apiserver would call at a cluster IP.
+                "ENABLE_WEBHOOKS": "false",
+                **ROOT_ALLOWED,
+            },
+        )
+        namespace = self.run_dir / "dapr-operator" / "namespace"
+        namespace.write_text(DAPR_NAMESPACE)
+        chart_flags = dict(parse_flags(container.get("args", [])))
+        anchors_path = chart_flags.get("--trust-anchors-file") or TRUST_ANCHORS_PATH
+        argv = with_private_mounts(
+            [str(binary), *args],
+            self.names,
+            {TOKEN_PATH: token, anchors_path: self.anchors, NAMESPACE_PATH: namespace},
+        )
+        return ManagedProcess(
+            "dapr-operator", argv, self.run_dir / "logs" / "operator.log", env=env
+        )
 
     # -- processes --------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """What Dapr's sidecar injector must make of a pod: the daprd container's arguments that
-follow from the pod's `dapr.io/*` annotations, and how they must agree with the app.
+follow from the pod's `dapr.io/*` annotations, and how they must agree with the app; and
+what Dapr's operator must make of a Deployment: the `<app-id>-dapr` Service Prometheus
+scrapes the sidecar through.
 
 The annotation -> flag pairs and the defaults are Dapr 1.18's (pkg/injector/patcher:
 sidecar.go's annotation tags, sidecar_container.go's arguments); the tokens are env
@@ -170,4 +172,44 @@ def _app_problems(
         for name, secret in app_tokens.items()
         if name in TOKENS.values() and tokens.get(name) != secret
     ]
+    return problems
+
+
+def dapr_service_problems(
+    deployment: dict[str, Any], service: dict[str, Any] | None,
+    manifest_services: Sequence[dict[str, Any]],
+) -> list[str]:  # fmt: skip
+    """Where the operator's `<app-id>-dapr` Service disagrees with the Deployment's
+    annotations, or Prometheus would scrape another port than the manifest's own metrics
+    Service (a port named `metrics`) sends to."""
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    app_id = annotations.get("dapr.io/app-id", deployment["metadata"]["name"])
+    if service is None:
+        return [f"no Service {app_id}-dapr was made"]
+    port = annotations.get("dapr.io/metrics-port", "9090")
+    scraped = service["metadata"].get("annotations") or {}
+    problems = []
+    if annotations.get("dapr.io/enable-metrics", "true").lower() != "false":
+        wanted = {"prometheus.io/scrape": "true", "prometheus.io/port": port,
+                  "prometheus.io/path": "/"}  # fmt: skip
+        problems += [
+            f"{key}: the Service has {scraped.get(key)!r}, the annotations ask for {value!r}"
+            for key, value in wanted.items()
+            if scraped.get(key) != value
+        ]
+    ports = {p.get("name"): str(p.get("targetPort")) for p in service["spec"].get("ports") or []}
+    if ports.get("dapr-metrics") != port:
+        problems.append(f"dapr-metrics: the Service sends to {ports.get('dapr-metrics')!r}")
+    labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    for other in manifest_services:
+        selector = other["spec"].get("selector") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        for item in other["spec"].get("ports") or []:
+            target = str(item.get("targetPort", item["port"]))
+            if item.get("name") == "metrics" and target != scraped.get("prometheus.io/port"):
+                problems.append(
+                    f"Prometheus scrapes port {scraped.get('prometheus.io/port')!r}, "
+                    f"Service {other['metadata']['name']} reads the metrics on {target}"
+                )
     return problems

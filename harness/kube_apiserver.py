@@ -32,7 +32,7 @@ from harness.gobuild import ensure_command
 from harness.kube_builds import kubernetes_command, kubernetes_release
 from harness.longrun import Progress, say
 from harness.ports import ensure_ports_free
-from harness.private_mounts import hosts_text, require_unshare, with_name_files
+from harness.private_mounts import loopback_names, require_unshare, with_private_mounts
 from harness.processes import ManagedProcess, stop_all
 from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT
 from harness.tls import KeyPair, issue, make_ca, private_key
@@ -174,10 +174,7 @@ class KubeApiserver:
         """In its own /etc/hosts the webhook's name is loopback; a name missing there is
         asked of 127.0.0.1, never of the machine's DNS server."""
         require_unshare()
-        run = self.settings.run_dir
-        (run / "hosts").write_text(hosts_text(self.hosts))
-        (run / "resolv.conf").write_text("nameserver 127.0.0.1\n")
-        return with_name_files(argv, run / "hosts", run / "resolv.conf")
+        return with_private_mounts(argv, loopback_names(self.settings.run_dir, self.hosts))
 
     def _prepare_run_dir(self) -> tuple[KeyPair, Path]:
         run = self.settings.run_dir

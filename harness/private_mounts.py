@@ -29,24 +29,31 @@ def _unshare(steps: list[str], argv: list[str]) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
 
 
-def with_name_files(argv: list[str], hosts_file: Path, resolv_file: Path) -> list[str]:
-    """`argv` seeing `hosts_file` as /etc/hosts and `resolv_file` as /etc/resolv.conf."""
-    steps = [
-        f"mount --bind {shlex.quote(str(hosts_file))} /etc/hosts",
-        f"mount --bind {shlex.quote(str(resolv_file))} /etc/resolv.conf",
-    ]
-    return _unshare(steps, argv)
-
-
-def with_run_files(argv: list[str], files: dict[str, Path]) -> list[str]:
-    """`argv` seeing an empty /run holding a copy of each source at its path (under /run)."""
-    steps = ["mount -t tmpfs -o mode=0755 tmpfs /run"]
-    for target, source in files.items():
+def with_private_mounts(
+    argv: list[str], binds: dict[str, Path] | None = None, run_files: dict[str, Path] | None = None
+) -> list[str]:
+    """`argv` seeing each `binds` source at its path (a file over a file), and, with
+    `run_files`, an empty /run holding a copy of each source at its path under /run."""
+    steps = []
+    if run_files:
+        steps.append("mount -t tmpfs -o mode=0755 tmpfs /run")
+    for target, source in (run_files or {}).items():
         if not target.startswith(_RUN_DIRS):
             raise HarnessError(f"{target}: only paths under /run can be given privately")
         steps.append(f"mkdir -p {shlex.quote(os.path.dirname(target))}")
         steps.append(f"cp {shlex.quote(str(source))} {shlex.quote(target)}")
+    for target, source in (binds or {}).items():
+        steps.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(target)}")
     return _unshare(steps, argv)
+
+
+def loopback_names(directory: Path, hosts: dict[str, str] | None = None) -> dict[str, Path]:
+    """Binds for /etc/hosts (localhost and `hosts`) and /etc/resolv.conf: a name not in
+    the file is asked of 127.0.0.1, never of the machine's DNS server."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts").write_text(hosts_text(hosts or {}))
+    (directory / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    return {"/etc/hosts": directory / "hosts", "/etc/resolv.conf": directory / "resolv.conf"}
 
 
 def hosts_text(hosts: dict[str, str]) -> str:

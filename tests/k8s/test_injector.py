@@ -1,4 +1,4 @@
-"""Dapr's sidecar injector, built from the dapr module, as the real apiserver's webhook.
+"""Dapr's sidecar injector and operator, built from the dapr module, on a real apiserver.
 
 Sentry and the injector run on this machine (harness.dapr_control_plane) against a real
 kube-apiserver with the Dapr chart applied; the chart's webhook is pointed at the local
@@ -7,6 +7,8 @@ them (as `system:serviceaccount:kube-system:replicaset-controller`), and the pod
 the apiserver stores must carry a daprd container whose arguments follow from the
 annotations and fit the app beside them (harness.injection). Broken copies of the
 manifests must be named by the same check; a pod without the annotations is left alone.
+The operator, given the Deployments, must make the `<app-id>-dapr` Services with the
+Prometheus scrape annotations on the port the manifests read daprd's metrics on.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from kubernetes.dynamic import DynamicClient
 
 from harness.dapr_control_plane import INJECTOR_DNS_NAME, ControlPlaneSettings, DaprControlPlane
 from harness.gobuild import ensure_command
-from harness.injection import DAPRD, sidecar_problems
+from harness.injection import DAPRD, dapr_service_problems, sidecar_problems
 from harness.kube_apiserver import HOST, KubeApiserver
 from harness.kube_apply import DAPR_NAMESPACE, apply, apply_all, documents, render_dapr_chart
 from harness.kube_builds import helm_command
 from harness.longrun import Progress
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
+from harness.wait import poll
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]
 
@@ -218,4 +221,71 @@ def test_a_broken_copy_is_named(
         configuration_names(),
         services_of("service-1"),
     )
+    assert any(wording in p for p in problems), (case, problems)
+
+
+# -- the operator ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def operator(control_plane: DaprControlPlane, figures: list[str]) -> DaprControlPlane:
+    started = time.monotonic()
+    control_plane.start_operator()
+    built = control_plane.build_seconds.get("operator")
+    figures.append(
+        f"operator ready in {time.monotonic() - started:.1f} s"
+        + (f" (built in {built:.0f} s)" if built else " (binary cached)")
+    )
+    return control_plane
+
+
+def dapr_service(
+    apiserver: KubeApiserver, doc: dict[str, Any], timeout: float = 30
+) -> dict[str, Any] | None:
+    """Applies the Deployment for real; the operator's `<app-id>-dapr` Service, once made."""
+    dyn = apiserver.dynamic()
+    assert apply(dyn, doc, dry_run=False) is None
+    annotations = doc["spec"]["template"]["metadata"]["annotations"]
+    name = f"{annotations.get('dapr.io/app-id', doc['metadata']['name'])}-dapr"
+    core = k8s.CoreV1Api(apiserver.api_client())
+
+    def made() -> dict[str, Any] | None:
+        found = core.list_namespaced_service(
+            doc["metadata"]["namespace"], field_selector=f"metadata.name={name}"
+        ).items
+        return apiserver.api_client().sanitize_for_serialization(found[0]) if found else None
+
+    return poll(made, timeout=timeout, interval=0.2, what=f"Service {name}", on_timeout="return")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_the_operator_makes_the_dapr_service_prometheus_scrapes(
+    apiserver: KubeApiserver, operator: DaprControlPlane, service: str
+) -> None:
+    doc = deployment(service)
+    made = dapr_service(apiserver, doc)
+    assert dapr_service_problems(doc, made, services_of(service)) == []
+    assert made is not None
+    assert made["spec"]["selector"] == doc["spec"]["selector"]["matchLabels"]
+
+
+# Each case: how a copy of service-1's Deployment is broken, what the check must say.
+BROKEN_FOR_THE_OPERATOR = {
+    "metrics turned off": (_annotation("dapr.io/enable-metrics", "false"), "Prometheus scrapes"),
+    "another metrics port than the Service's": (
+        _annotation("dapr.io/metrics-port", "9091"), "reads the metrics on 9090"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_FOR_THE_OPERATOR))
+def test_a_broken_deployment_is_named(
+    apiserver: KubeApiserver, operator: DaprControlPlane, case: str
+) -> None:
+    breaks, wording = BROKEN_FOR_THE_OPERATOR[case]
+    doc = deployment("service-1")
+    doc["metadata"]["name"] = unique("broken")
+    doc["spec"]["template"]["metadata"]["annotations"]["dapr.io/app-id"] = doc["metadata"]["name"]
+    breaks(doc["spec"]["template"])
+    made = dapr_service(apiserver, doc)
+    problems = dapr_service_problems(doc, made, services_of("service-1"))
     assert any(wording in p for p in problems), (case, problems)

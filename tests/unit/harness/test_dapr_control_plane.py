@@ -15,7 +15,7 @@ from harness.dapr_control_plane import (
 )
 from harness.errors import HarnessError
 from harness.kube_builds import dapr_replaces
-from harness.private_mounts import hosts_text, with_name_files, with_run_files
+from harness.private_mounts import hosts_text, loopback_names, with_private_mounts
 
 
 def test_ports_follow_the_offset_and_stay_below_the_ephemeral_range() -> None:
@@ -60,8 +60,9 @@ def test_a_missing_deployment_is_named() -> None:
         chart_container([{"kind": "Service", "metadata": {"name": "dapr-sentry"}}], "dapr-sentry")
 
 
-def test_private_mounts_wrap_the_command() -> None:
-    argv = with_run_files(["/bin/injector", "--port=1"], {"/var/run/a b/token": Path("/t/tok")})
+def test_private_mounts_wrap_the_command(tmp_path: Path) -> None:
+    files = {"/var/run/a b/token": Path("/t/tok")}
+    argv = with_private_mounts(["/bin/injector", "--port=1"], run_files=files)
     assert argv[:4] == ["unshare", "--mount", "--propagation", "private"]
     assert argv[-3:] == ["sh", "/bin/injector", "--port=1"]
     assert argv[6] == (
@@ -69,9 +70,12 @@ def test_private_mounts_wrap_the_command() -> None:
         "cp /t/tok '/var/run/a b/token' && exec \"$@\""
     )
     with pytest.raises(HarnessError, match="only paths under /run"):
-        with_run_files(["x"], {"/etc/passwd": Path("/t/x")})
-    named = with_name_files(["kube-apiserver"], Path("/r/hosts"), Path("/r/resolv.conf"))
-    assert "mount --bind /r/hosts /etc/hosts" in named[6]
+        with_private_mounts(["x"], run_files={"/etc/passwd": Path("/t/x")})
+    binds = loopback_names(tmp_path, {"a.svc": "127.0.0.1"})
+    named = with_private_mounts(["kube-apiserver"], binds)
+    assert f"mount --bind {tmp_path}/hosts /etc/hosts" in named[6]
+    assert "tmpfs" not in named[6]
+    assert (tmp_path / "resolv.conf").read_text() == "nameserver 127.0.0.1\n"
     assert hosts_text({"a.svc": "127.0.0.1"}) == "127.0.0.1 localhost\n127.0.0.1 a.svc\n"
 
 

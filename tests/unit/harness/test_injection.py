@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from harness.injection import (
+    dapr_service_problems,
     expected_args,
     expected_token_env,
     flag_values,
@@ -112,3 +113,35 @@ def test_a_service_port_no_container_declares_is_named() -> None:
         "Service s sends to port 9091, which no container of the pod declares "
         "(['6060', '9090', 'dapr-metrics', 'http'])"
     ]
+
+
+DEPLOYMENT: dict[str, Any] = {
+    "metadata": {"name": "service-1"},
+    "spec": {"template": {"metadata": {"labels": {"app": "service-1"},
+                                       "annotations": {"dapr.io/app-id": "service-1"}}}},
+}  # fmt: skip
+METRICS_SERVICE = {
+    "metadata": {"name": "service-1-daprd-metrics"},
+    "spec": {"selector": {"app": "service-1"},
+             "ports": [{"name": "metrics", "port": 9090, "targetPort": 9090}]},
+}  # fmt: skip
+
+
+def dapr_svc(port: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": port,
+              "prometheus.io/path": "/"}  # fmt: skip
+    return {
+        "metadata": {"annotations": scrape if annotations is None else annotations},
+        "spec": {"ports": [{"name": "dapr-metrics", "targetPort": int(port)}]},
+    }
+
+
+def test_the_operators_service_is_checked_against_the_manifest() -> None:
+    assert dapr_service_problems(DEPLOYMENT, dapr_svc("9090"), [METRICS_SERVICE]) == []
+    assert dapr_service_problems(DEPLOYMENT, None, []) == ["no Service service-1-dapr was made"]
+    other = dapr_service_problems(DEPLOYMENT, dapr_svc("9091"), [METRICS_SERVICE])
+    assert "prometheus.io/port: the Service has '9091', the annotations ask for '9090'" in other
+    assert "dapr-metrics: the Service sends to '9091'" in other
+    assert any("reads the metrics on 9090" in p for p in other), other
+    unscraped = dapr_service_problems(DEPLOYMENT, dapr_svc("9090", {}), [METRICS_SERVICE])
+    assert any(p.startswith("prometheus.io/scrape: the Service has None") for p in unscraped)
