@@ -2,9 +2,9 @@
 the control plane of a real kube-apiserver (harness.kube_apiserver).
 
 What a cluster gives a control-plane pod is made by hand, with real objects only:
-- the injector's identity: a Pod object made from the chart's injector Deployment (no
-  kubelet runs it) and a service-account token bound to it through the TokenRequest API;
-  sentry checks that token with a TokenReview and finds the Pod, as in a cluster;
+- each one's identity: a Pod object made from its chart Deployment (no kubelet runs it)
+  and service-account tokens bound to it through the TokenRequest API; sentry checks the
+  one for sentry with a TokenReview and finds the Pod, as in a cluster;
 - the trust anchors sentry generates and stores in the chart's `dapr-trust-bundle`;
 - the paths the chart mounts them at (the token at /var/run/secrets/dapr.io/sentrytoken,
   the anchors at /var/run/secrets/dapr.io/tls): the injector gets a private /run
@@ -15,9 +15,9 @@ What a cluster gives a control-plane pod is made by hand, with real objects only
   is the one in the serving certificate sentry issues to the injector.
 
 Both commands take their arguments and environment from the chart's Deployments, with only
-ports, the sentry address and the kubeconfig changed. They run as the suite's user (the
-chart runs them as non-root; Dapr's own switch allows root here) with the admin
-kubeconfig, so the chart's RBAC for them is not exercised. They bind their health port
+ports and the sentry address changed. Each talks to the apiserver with its own service
+account's token, so the chart's RBAC decides what it may do. They run as the suite's user
+(the chart runs them as non-root; Dapr's own switch allows root here). They bind their health port
 (and the injector its webhook port) on every interface: Dapr 1.18 ignores the
 listen-address flags there.
 """
@@ -25,11 +25,13 @@ listen-address flags there.
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -170,6 +172,14 @@ def local_env(
     return env
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A control-plane process' service-account tokens: for sentry, and as a kubeconfig."""
+
+    sentry_token: Path
+    kubeconfig: Path
+
+
 # -- the control plane ----------------------------------------------------------------------
 
 
@@ -227,11 +237,12 @@ class DaprControlPlane:
             # Before any Pod is created: the chart's service reference would send the
             # apiserver to a cluster IP that leads nowhere on this machine.
             self.point_webhook_here(ca_bundle=None)
-            self._launch(self._sentry(binaries["sentry"]), self.settings.sentry_healthz_port)
+            sentry = self._sentry(binaries["sentry"], self.identity(core, "dapr-sentry"))
+            self._launch(sentry, self.settings.sentry_healthz_port)
             anchors = self.trust_anchors(core)
             self.point_webhook_here(ca_bundle=anchors)
-            token = self.identity_token(core, "dapr-sidecar-injector")
-            injector = self._injector(binaries["injector"], anchors, token)
+            identity = self.identity(core, "dapr-sidecar-injector")
+            injector = self._injector(binaries["injector"], anchors, identity)
             self._launch(injector, self.settings.injector_healthz_port)
         except BaseException:
             self.stop()
@@ -245,15 +256,15 @@ class DaprControlPlane:
         core = k8s.CoreV1Api(self.server.api_client())
         try:
             self.point_sentry_address_here()
-            token = self.identity_token(core, "dapr-operator")
-            self._launch(self._operator(binary, token), self.settings.operator_healthz_port)
+            operator = self._operator(binary, self.identity(core, "dapr-operator"))
+            self._launch(operator, self.settings.operator_healthz_port)
         except BaseException:
             self.stop()
             raise
 
     # -- sentry -----------------------------------------------------------------------------
 
-    def _sentry(self, binary: Path) -> ManagedProcess:
+    def _sentry(self, binary: Path, identity: Identity) -> ManagedProcess:
         s = self.settings
         container = chart_container(self.chart, "dapr-sentry")
         credentials = self.run_dir / "sentry-credentials"  # sentry keeps its CA in the Secret
@@ -261,7 +272,7 @@ class DaprControlPlane:
         args = local_args(
             container.get("args", []),
             {
-                "--kubeconfig": str(self.server.settings.run_dir / "kubeconfig"),
+                "--kubeconfig": str(identity.kubeconfig),
                 "--port": str(s.sentry_port),
                 "--listen-address": HOST,
                 "--healthz-port": str(s.sentry_healthz_port),
@@ -285,11 +296,13 @@ class DaprControlPlane:
         self.anchors.write_text(pem)
         return self.anchors
 
-    def identity_token(self, core: k8s.CoreV1Api, deployment: str) -> Path:
-        """A token of the chart Deployment's service account, bound to a Pod object made
-        from its template: what sentry asks a control-plane service for."""
+    def identity(self, core: k8s.CoreV1Api, deployment: str) -> Identity:
+        """What a pod of the chart's `deployment` gets in a cluster: its service account's
+        tokens, bound to a Pod object made from the Deployment's template. One token is
+        for sentry (which finds that Pod), one for the apiserver (so the chart's RBAC for
+        the account decides what the process may do)."""
         template = chart_pod_template(self.chart, deployment)
-        name = f"{deployment}-local"
+        name = f"{deployment}-local-{secrets.token_hex(3)}"
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -302,33 +315,38 @@ class DaprControlPlane:
         except ApiException as exc:
             raise HarnessError(f"the Pod object of {deployment} was refused: {exc.body}") from exc
         account = template["spec"]["serviceAccountName"]
-        request = k8s.AuthenticationV1TokenRequest(
-            spec=k8s.V1TokenRequestSpec(
-                audiences=[SENTRY_ID],
-                expiration_seconds=3600,
-                bound_object_ref=k8s.V1BoundObjectReference(
-                    api_version="v1", kind="Pod", name=name, uid=uid
-                ),
+        bound = k8s.V1BoundObjectReference(api_version="v1", kind="Pod", name=name, uid=uid)
+
+        def token(audiences: list[str] | None) -> str:
+            spec = k8s.V1TokenRequestSpec(
+                audiences=audiences, expiration_seconds=3600, bound_object_ref=bound
             )
-        )
-        answer = core.create_namespaced_service_account_token(account, DAPR_NAMESPACE, request)
-        if answer.status is None or not answer.status.token:
-            raise HarnessError(f"the TokenRequest for {account} gave no token")
-        path = self.run_dir / deployment / "token"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(answer.status.token)
-        path.chmod(0o600)
-        return path
+            request = k8s.AuthenticationV1TokenRequest(spec=spec)
+            answer = core.create_namespaced_service_account_token(account, DAPR_NAMESPACE, request)
+            if answer.status is None or not answer.status.token:
+                raise HarnessError(f"the TokenRequest for {account} gave no token")
+            return str(answer.status.token)
+
+        directory = self.run_dir / deployment
+        directory.mkdir(parents=True, exist_ok=True)
+        found = Identity(directory / "sentry-token", directory / "kubeconfig")
+        found.sentry_token.write_text(token([SENTRY_ID]))
+        config = self.server.kubeconfig()
+        config["users"] = [{"name": "suite-admin", "user": {"token": token(None)}}]
+        found.kubeconfig.write_text(yaml.safe_dump(config))
+        for path in (found.sentry_token, found.kubeconfig):
+            path.chmod(0o600)
+        return found
 
     # -- the injector -----------------------------------------------------------------------
 
-    def _injector(self, binary: Path, anchors: Path, token: Path) -> ManagedProcess:
+    def _injector(self, binary: Path, anchors: Path, identity: Identity) -> ManagedProcess:
         s = self.settings
         container = chart_container(self.chart, "dapr-sidecar-injector")
         args = local_args(
             container.get("args", []),
             {
-                "--kubeconfig": str(self.server.settings.run_dir / "kubeconfig"),
+                "--kubeconfig": str(identity.kubeconfig),
                 "--port": str(s.injector_port),
                 "--listen-address": HOST,
                 "--healthz-port": str(s.injector_healthz_port),
@@ -350,7 +368,7 @@ class DaprControlPlane:
         argv = with_private_mounts(
             [str(binary), *args],
             self.names,
-            {TOKEN_PATH: token, env["DAPR_TRUST_ANCHORS_FILE"]: anchors},
+            {TOKEN_PATH: identity.sentry_token, env["DAPR_TRUST_ANCHORS_FILE"]: anchors},
         )
         return ManagedProcess(
             "dapr-injector", argv, self.run_dir / "logs" / "injector.log", env=env
@@ -379,7 +397,7 @@ class DaprControlPlane:
             "dapr.io", "v1alpha1", DAPR_NAMESPACE, "configurations", SYSTEM_CONFIGURATION, patch
         )
 
-    def _operator(self, binary: Path, token: Path) -> ManagedProcess:
+    def _operator(self, binary: Path, identity: Identity) -> ManagedProcess:
         s = self.settings
         container = chart_container(self.chart, "dapr-operator")
         args = local_args(
@@ -398,7 +416,7 @@ class DaprControlPlane:
             container.get("env", []),
             DAPR_NAMESPACE,
             {
-                "KUBECONFIG": str(self.server.settings.run_dir / "kubeconfig"),
+                "KUBECONFIG": str(identity.kubeconfig),
                 # Dapr's switch for running the operator outside a cluster: no conversion
                 # webhook for Subscriptions, which the apiserver would call at a cluster IP.
                 "ENABLE_WEBHOOKS": "false",
@@ -412,7 +430,11 @@ class DaprControlPlane:
         argv = with_private_mounts(
             [str(binary), *args],
             self.names,
-            {TOKEN_PATH: token, anchors_path: self.anchors, NAMESPACE_PATH: namespace},
+            {
+                TOKEN_PATH: identity.sentry_token,
+                anchors_path: self.anchors,
+                NAMESPACE_PATH: namespace,
+            },
         )
         return ManagedProcess(
             "dapr-operator", argv, self.run_dir / "logs" / "operator.log", env=env

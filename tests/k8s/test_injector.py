@@ -24,7 +24,13 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.dynamic import DynamicClient
 
-from harness.dapr_control_plane import INJECTOR_DNS_NAME, ControlPlaneSettings, DaprControlPlane
+from harness.dapr_control_plane import (
+    INJECTOR_DNS_NAME,
+    ControlPlaneSettings,
+    DaprControlPlane,
+    chart_container,
+)
+from harness.errors import HarnessError
 from harness.gobuild import ensure_command
 from harness.injection import DAPRD, dapr_service_problems, sidecar_problems
 from harness.kube_apiserver import HOST, KubeApiserver
@@ -202,21 +208,33 @@ BROKEN = {
     "another API token Secret than the app's": (
         _annotation("dapr.io/api-token-secret", "dapr-api-tokens"), "DAPR_API_TOKEN"),
 }  # fmt: skip
+# Each case: a copy whose injected pod is judged by the manifest as written, as if the
+# injector had not followed the annotations (the values fit the app, so only this shows).
+NOT_AS_WRITTEN = {
+    "another log level": (_annotation("dapr.io/log-level", "debug"), "--log-level"),
+    "other listen addresses": (
+        _annotation("dapr.io/sidecar-listen-addresses", "0.0.0.0"), "--dapr-listen-addresses"),
+    "another app protocol": (_annotation("dapr.io/app-protocol", "grpc"), "--app-protocol"),
+    "another app token Secret": (
+        _annotation("dapr.io/app-token-secret", "app-tokens"), "APP_API_TOKEN: daprd reads"),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("case", sorted(BROKEN) + sorted(NOT_AS_WRITTEN))
 def test_a_broken_copy_is_named(
     create_as_controller: Callable[[dict[str, Any]], dict[str, Any]], case: str
 ) -> None:
-    breaks, wording = BROKEN[case]
+    breaks, wording = BROKEN.get(case) or NOT_AS_WRITTEN[case]
     manifest = deployment("service-1")
     template = copy.deepcopy(manifest["spec"]["template"])
     breaks(template)
     pod = pod_of(template, manifest["metadata"]["namespace"], unique("broken"))
     stored = create_as_controller(pod)
-    # The check compares with the unbroken manifest's app (its port, APP_ID, token Secrets).
+    # BROKEN: the copy's own annotations beside the unbroken app (its port, APP_ID, token
+    # Secrets); NOT_AS_WRITTEN: the manifest as written.
+    metadata = template["metadata"] if case in BROKEN else manifest["spec"]["template"]["metadata"]
     problems = sidecar_problems(
-        {**manifest["spec"]["template"], "metadata": template["metadata"]},
+        {**manifest["spec"]["template"], "metadata": metadata},
         stored,
         configuration_names(),
         services_of("service-1"),
@@ -289,3 +307,21 @@ def test_a_broken_deployment_is_named(
     made = dapr_service(apiserver, doc)
     problems = dapr_service_problems(doc, made, services_of("service-1"))
     assert any(wording in p for p in problems), (case, problems)
+
+
+def test_a_control_plane_that_cannot_start_is_named_with_its_log(
+    apiserver: KubeApiserver, chart: list[dict[str, Any]]
+) -> None:
+    """Bad input: a flag sentry refuses; the error carries its log tail, nothing keeps
+    running. Last in the module: it points the webhook elsewhere."""
+    broken = copy.deepcopy(chart)
+    chart_container(broken, "dapr-sentry")["args"].append("--no-such-flag")
+    offset = int(os.environ.get("HARNESS_PORT_OFFSET") or 0) + 100  # beside the module's
+    settings = ControlPlaneSettings.from_env({"HARNESS_PORT_OFFSET": str(offset)})
+    plane = DaprControlPlane(apiserver, broken, settings)
+    with pytest.raises(HarnessError) as raised:
+        plane.start()
+    message = str(raised.value)
+    assert message.startswith("dapr-sentry exited with code"), message
+    assert "unknown flag: --no-such-flag" in message
+    assert plane.processes and all(p.gone() for p in plane.processes)
