@@ -57,7 +57,7 @@ FLAGS = {
     "--processes": (1, 8, 1),
     "--message-bytes": (64, 60_000, 256),
     "--rounds": (1, 5, 1),
-    "--port": (0, 65535, 0),
+    "--port": (0, 65535, 0),  # 0: 6069 moved by HARNESS_PORT_OFFSET
 }
 GENERATORS = ("locust", "locust-bare", "wrk")
 WRK_THREADS = 1

@@ -46,7 +46,7 @@ POLL_SECONDS = 0.25
 FLAGS = {
     "--new": (1, 10_000, 100),
     "--messages": (1_000, 1_000_000, 100_000),
-    "--port": (1024, 65535, 0),
+    "--port": (0, 65535, 0),  # 0: 6068 moved by HARNESS_PORT_OFFSET
 }
 
 
