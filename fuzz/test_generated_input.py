@@ -271,6 +271,12 @@ PATH_TRICKS = [
     ("GET", "/ledger?run=%00%ff", False),
     ("GET", "/ledger?run=" + "r" * 4000, False),
     ("GET", "/ledger/summary?run=&run=x", False),
+    ("GET", "/ledger/arrivals?run=r&after=-1", True),
+    ("GET", "/ledger/arrivals?run=r&after=1e3", True),
+    ("GET", "/ledger/arrivals?run=r&after=" + "9" * 5000, True),
+    ("GET", "/ledger/arrivals?run=r&limit=0", True),
+    ("GET", "/ledger/arrivals?run=r&limit=%00", True),
+    ("GET", "/ledger/arrivals?run=%00%ff&after=0&limit=1", False),
 ]
 
 

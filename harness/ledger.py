@@ -2,7 +2,9 @@
 benchmarks read deliveries with.
 
 A run id tags every message of one test or load run; the ledger answers the records of one
-run (docs/architecture.md). Judging the records is harness.verdict's job.
+run (docs/architecture.md), or, through a cursor, only the delivery attempts that arrived since
+the last read (`ArrivalCursor`: what a load run polls, so a poll late in a long run costs what
+one early in it does). Judging the records is harness.verdict's job.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +21,7 @@ from harness.wait import poll
 
 Records = list[dict[str, Any]]
 Sleep = Callable[[float], object]
+PAGE_MAX = 10_000  # the most attempts service-1 answers in one page of GET /ledger/arrivals
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -44,6 +48,14 @@ class LedgerClient:
         response.raise_for_status()
         records: Records = response.json()["records"]
         return records
+
+    def arrivals(self, run: str, after: int = 0, limit: int = PAGE_MAX) -> ArrivalPage:
+        """One page of the run's delivery attempts numbered above `after`, oldest first."""
+        params: dict[str, str | int] = {"run": run, "after": after, "limit": limit}
+        response = self.http.get("/ledger/arrivals", params=params)
+        response.raise_for_status()
+        page = response.json()
+        return ArrivalPage(page["arrivals"], int(page["next"]), bool(page["more"]))
 
     def deliveries(self, run: str) -> int:
         """Delivery attempts of the run on any topic: cheap, for watching a drain."""
@@ -76,3 +88,38 @@ class LedgerClient:
             on_timeout="return",
             sleep=self.sleep,
         )
+
+
+@dataclass(frozen=True)
+class ArrivalPage:
+    """Attempts as GET /ledger/arrivals answers them; `next` is the cursor to read on from."""
+
+    arrivals: Records
+    next: int
+    more: bool
+
+
+class ArrivalCursor:
+    """Reads one run's delivery attempts as they arrive, each exactly once."""
+
+    def __init__(self, ledger: LedgerClient, run: str, page_size: int = PAGE_MAX) -> None:
+        self.ledger = ledger
+        self.run = run
+        self.page_size = page_size
+        self.after = 0
+
+    def new(self) -> Records:
+        """Every attempt since the last call, page after page until the ledger has no more.
+
+        The cursor moves only when the whole read succeeded: after an error the next call
+        reads the same attempts again, so none is skipped and none is handed out twice.
+        """
+        arrivals: Records = []
+        after = self.after
+        while True:
+            page = self.ledger.arrivals(self.run, after, self.page_size)
+            arrivals += page.arrivals
+            after = page.next
+            if not page.more or not page.arrivals:
+                self.after = after
+                return arrivals

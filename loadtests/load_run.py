@@ -15,7 +15,7 @@ from typing import Any
 
 import gevent
 
-from harness.ledger import LedgerClient
+from harness.ledger import ArrivalCursor, LedgerClient
 from harness.metrics import PrometheusMetrics
 from harness.wait import poll
 from loadtests.accounting import DeliveryTracker, Publish, Receipt
@@ -48,8 +48,8 @@ class LoadRun:
         self.fire_request = fire_request
         self.tracker = DeliveryTracker(run=run)
         self.ledger = LedgerClient(options.host, sleep=gevent.sleep)
+        self.arrivals = ArrivalCursor(self.ledger, run)
         self.prometheus = PrometheusMetrics(options.prometheus_url, sleep=gevent.sleep)
-        self.deliveries_seen = -1
         self.started_at = time.time()
         self.load_ended_at = 0.0
         self.stop_reason = ""
@@ -76,13 +76,16 @@ class LoadRun:
         self.tracker.add_published(publishes)
 
     def poll_ledger(self) -> bool:
-        """Read the run's records; fire a request event for each new receipt. False on error."""
+        """Read what arrived since the last poll; fire a request event per new receipt.
+
+        False on error; the cursor has not moved then, so the next poll reads it again.
+        """
         try:
-            records = self.ledger.records(self.run)
+            arrivals = self.arrivals.new()
         except Exception as err:  # noqa: BLE001 - the next poll may work; the drain will tell
             log.warning("reading the ledger failed: %s", err)
             return False
-        for receipt in self.tracker.update(records):
+        for receipt in self.tracker.add_arrivals(arrivals):
             self.fire_receipt(receipt)
         return True
 
@@ -111,22 +114,14 @@ class LoadRun:
         self.poll_ledger()
 
     def drained(self) -> bool:
-        """One round of the drain: True once nothing is outstanding (or the run was cut short)."""
+        """One round of the drain: True once nothing is outstanding (or the run was cut short).
+
+        A cursor poll brings only what is new, so each round simply polls.
+        """
         if self.interrupted or not self.tracker.undelivered():
             return True
-        self.poll_when_grown()
+        self.poll_ledger()
         return not self.tracker.undelivered()
-
-    def poll_when_grown(self) -> None:
-        """Fetch all records only once the cheap count says enough may have arrived."""
-        try:
-            count = self.ledger.deliveries(self.run)
-        except Exception as err:  # noqa: BLE001 - retried on the next round
-            log.warning("reading the ledger summary failed: %s", err)
-            return
-        if count != self.deliveries_seen and count >= len(self.tracker.ok_publishes()):
-            self.poll_ledger()
-        self.deliveries_seen = count
 
     def fire_lost(self) -> None:
         """Each lost message as a failed E2E request, so the UI and reports show it too."""

@@ -138,13 +138,34 @@ def run_locust(argv: list[str], limit_seconds: float, env: Mapping[str, str] | N
 
     `env`: added to ours, e.g. the suite token (in the environment, never on the command line).
     """
-    child = subprocess.Popen(
-        argv,
-        cwd=REPO_ROOT,
-        start_new_session=True,
-        preexec_fn=default_sigint,  # noqa: PLW1509 - the runner starts no threads
-        env={**os.environ, **(env or {})},
-    )
+    return wait_locust(start_locust(argv, env), limit_seconds)
+
+
+def start_locust(
+    argv: list[str], env: Mapping[str, str] | None = None, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start locust in its own process group; the caller must `wait_locust` on it.
+
+    `log`: a file for its output instead of our terminal (a benchmark keeps its own clean).
+    """
+    with contextlib.ExitStack() as files:
+        output = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            output = files.enter_context(log.open("ab"))  # the child keeps its own copy
+        return subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            preexec_fn=default_sigint,  # noqa: PLW1509 - the runner starts no threads
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+        )
+
+
+def wait_locust(child: subprocess.Popen[bytes], limit_seconds: float) -> int:
+    """Its exit code; on timeout, Ctrl-C, SIGTERM or any error its group is stopped."""
     try:
         return child.wait(timeout=limit_seconds)
     except subprocess.TimeoutExpired:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -339,6 +340,32 @@ async def ledger_records(request: Request) -> Response:
     return JSONResponse({"run": run, "records": records})
 
 
+ARRIVALS_PAGE = 1000  # default page of GET /ledger/arrivals
+ARRIVALS_PAGE_MAX = 10_000
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also takes "1_0" and "١"
+
+
+def query_int(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    """A whole-number query parameter within [lowest, highest]; anything else is a 400."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if _WHOLE_NUMBER.fullmatch(text) is None or not lowest <= int(text) <= highest:
+        raise ApiError(
+            400, f"query parameter {name!r} must be a whole number from {lowest} to {highest}"
+        )
+    return int(text)
+
+
+async def ledger_arrivals(request: Request) -> Response:
+    """The run's attempts after the cursor `after`: what a runner polls during a load."""
+    run = required_run(request)
+    after = query_int(request, "after", 0, 0, 2**63 - 1)
+    limit = query_int(request, "limit", ARRIVALS_PAGE, 1, ARRIVALS_PAGE_MAX)
+    page = await asyncio.to_thread(Service1.of(request).ledger.arrivals, run, after, limit)
+    return JSONResponse({"run": run, **page})
+
+
 async def ledger_summary(request: Request) -> Response:
     run = required_run(request)
     return JSONResponse(await asyncio.to_thread(Service1.of(request).ledger.summary, run))
@@ -416,6 +443,7 @@ routes = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/ledger", ledger_records, methods=["GET"]),
     Route("/ledger/summary", ledger_summary, methods=["GET"]),
+    Route("/ledger/arrivals", ledger_arrivals, methods=["GET"]),
     Route("/dead-letter/{topic}", receive_dead_letter, methods=["POST"]),
     *features.routes,
 ]  # create_app adds POST /<topic> for each configured topic

@@ -10,7 +10,8 @@ it) -- about what handing the write to a thread and back would cost. The WAL che
 what syncs to disk (ms, tens of ms on a busy disk), so the writer never checkpoints by itself:
 the app calls `checkpoint()` from a worker thread every second. Reading a whole run can take
 a second for 100k records, so `records` and `summary` open their own read connection and are
-meant for a worker thread too.
+meant for a worker thread too. A runner that polls during a run reads `arrivals` instead: only
+the attempts after the last one it saw, so a poll costs the same early and late in a run.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_run ON deliveries (run);
 CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_id, topic);
 """
+
+# What a cursor read answers per attempt: enough to account for a delivery, nothing more.
+_ARRIVAL_COLUMNS = ("attempt", "id", "topic", "route", "seq", "sent_at", "received_at")
 
 _INSERT = """
 INSERT INTO deliveries (event_id, topic, route, run, seq, sent_at, received_at, answer,
@@ -174,6 +178,28 @@ class Ledger:
                     record = by_key[(row[0], row[1])] = _new_record(row)
                 _add_attempt(record, received_at=row[6], answer=row[7], handled_at=row[8])
         return list(by_key.values())
+
+    def arrivals(self, run: str, after: int, limit: int) -> dict[str, Any]:
+        """The run's attempts numbered above `after`, oldest first, at most `limit` of them.
+
+        A cursor read: `next` is the number to pass as `after` next time, and `more` says
+        whether more attempts were already there. Attempt numbers are SQLite rowids, handed
+        out under its single write lock and committed in that order, and rows are never
+        deleted: once a reader sees attempt n, every attempt below n is visible to it too, so
+        reading on from the last number seen returns each attempt exactly once.
+        """
+        with closing(self._reader()) as reader:
+            rows = reader.execute(
+                "SELECT attempt, event_id, topic, route, seq, sent_at, received_at"
+                " FROM deliveries WHERE run = ? AND attempt > ? ORDER BY attempt LIMIT ?",
+                (run, after, limit + 1),
+            ).fetchall()
+        page = rows[:limit]
+        return {
+            "arrivals": [dict(zip(_ARRIVAL_COLUMNS, row, strict=True)) for row in page],
+            "next": page[-1][0] if page else after,
+            "more": len(rows) > limit,
+        }
 
     def summary(self, run: str) -> dict[str, Any]:
         """Counts by topic: distinct ids, attempts, and attempts by answer."""

@@ -44,6 +44,46 @@ DELIVERY_ANSWER = {
     "properties": {"status": {"enum": ["SUCCESS", "RETRY", "DROP"]}, "error": {"type": "string"}},
 }
 RUN_QUERY = [{"name": "run", "in": "query", "required": True, "schema": {"type": "string"}}]
+CURSOR_QUERY = [
+    *RUN_QUERY,
+    {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "the `next` of the previous page; 0 (the default) reads from the start",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "most attempts in one page (default 1000)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    },
+]
+ARRIVAL = {
+    "type": "object",
+    "required": ["attempt", "id", "topic", "route", "seq", "sent_at", "received_at"],
+    "properties": {
+        "attempt": {"type": "integer"},
+        "id": {"type": "string"},
+        "topic": {"type": "string"},
+        "route": {"type": "string"},
+        "seq": {"type": ["integer", "null"]},
+        "sent_at": {"type": ["number", "null"]},
+        "received_at": {"type": "number"},
+    },
+}
+ARRIVALS_PAGE = {
+    "type": "object",
+    "required": ["run", "arrivals", "next", "more"],
+    "properties": {
+        "run": {"type": "string"},
+        "arrivals": {"type": "array", "items": ARRIVAL},
+        "next": {"type": "integer", "minimum": 0},
+        "more": {"type": "boolean"},
+    },
+}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +224,13 @@ def document(topics: tuple[str, ...]) -> dict[str, Any]:
                 "summary": "the run's delivery records",
                 "parameters": RUN_QUERY,
                 "responses": _answers(anything, 400),
+            }
+        },
+        "/ledger/arrivals": {
+            "get": {
+                "summary": "the run's delivery attempts after a cursor, oldest first",
+                "parameters": CURSOR_QUERY,
+                "responses": _answers(ARRIVALS_PAGE, 400),
             }
         },
         "/ledger/summary": {

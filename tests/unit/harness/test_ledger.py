@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
-from harness.ledger import LedgerClient, new_run_id
+from harness.ledger import ArrivalCursor, LedgerClient, new_run_id
 
 
 def test_run_ids_are_readable_and_unique():
@@ -56,3 +57,47 @@ def test_wait_for_deliveries_counts_through_the_summary():
     assert set(asked) == {"/ledger/summary?run=r"}
     client, _ = scripted([4])
     assert client.wait_for_deliveries("r", 10, timeout=0.05) == 4
+
+
+class PagedLedger:
+    """A service-1 whose ledger holds attempts 1..`held` of run r; it pages as the real one."""
+
+    def __init__(self, held: int, fail_on_call: int = 0) -> None:
+        self.held = held
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            return httpx.Response(503, json={"error": "busy"})
+        after, limit = int(request.url.params["after"]), int(request.url.params["limit"])
+        attempts = list(range(after + 1, min(self.held, after + limit) + 1))
+        arrivals = [{"attempt": n, "seq": n, "topic": "t1"} for n in attempts]
+        page = {"run": "r", "arrivals": arrivals, "next": attempts[-1] if attempts else after}
+        return httpx.Response(200, json={**page, "more": after + limit < self.held})
+
+    def client(self) -> LedgerClient:
+        client = LedgerClient("http://127.0.0.1:1", sleep=lambda _: None)
+        transport = httpx.MockTransport(self.answer)
+        client.http = httpx.Client(base_url="http://127.0.0.1:1", transport=transport)
+        return client
+
+
+def test_a_cursor_reads_every_page_then_only_what_is_new():
+    ledger = PagedLedger(held=25)
+    cursor = ArrivalCursor(ledger.client(), "r", page_size=10)
+    assert [a["attempt"] for a in cursor.new()] == list(range(1, 26))
+    assert ledger.calls == 3  # 10 + 10 + 5: the last page says there is no more
+    assert cursor.new() == []
+    ledger.held = 27
+    assert [a["attempt"] for a in cursor.new()] == [26, 27]
+
+
+def test_a_failed_read_leaves_the_cursor_where_it_was():
+    ledger = PagedLedger(held=25, fail_on_call=2)
+    cursor = ArrivalCursor(ledger.client(), "r", page_size=10)
+    with pytest.raises(httpx.HTTPStatusError):
+        cursor.new()  # the first page came, the second failed: nothing handed out
+    assert cursor.after == 0
+    assert [a["attempt"] for a in cursor.new()] == list(range(1, 26))

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.processes import ManagedProcess, group_alive, stop_all, stop_group
+from harness.processes import ManagedProcess, group_alive, stop_all, stop_group, tree_cpu_seconds
 from harness.wait import wait_until
 
 IGNORES_SIGTERM = (
@@ -55,3 +55,36 @@ def test_stop_all_terms_the_willing_and_kills_the_rest(tmp_path):
     assert willing.exit_code() == -15
     assert stubborn.exit_code() == -9
     assert willing.gone() and stubborn.gone()
+
+
+BUSY_PARENT_OF_BUSY_CHILD = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+    "print(child.pid, flush=True)\n"
+    "end = time.process_time() + 0.3\n"
+    "while time.process_time() < end: pass\n"
+    "print('spun', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_tree_cpu_seconds_adds_the_children_of_a_process(tmp_path: Path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", BUSY_PARENT_OF_BUSY_CHILD],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert parent.stdout.readline() == b"spun\n"
+        own = tree_cpu_seconds(child)
+        wait_until(lambda: tree_cpu_seconds(child) > own + 0.2, timeout=20)
+        child_before = tree_cpu_seconds(child)
+        assert tree_cpu_seconds(parent.pid) >= child_before + 0.25  # and the parent's own 0.3 s
+    finally:
+        stop_group(parent.pid, grace=1)
+        parent.wait(timeout=5)
+        assert parent.stdout is not None
+        parent.stdout.close()
+    assert tree_cpu_seconds(parent.pid) == 0.0  # gone: nothing to read

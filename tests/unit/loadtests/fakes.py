@@ -1,4 +1,4 @@
-"""Fake publishes and ledger records shaped like the real ones (docs/architecture.md)."""
+"""Fake publishes and ledger arrivals shaped like the real ones (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -18,27 +18,20 @@ def publishes(count: int, topic: str = "t1", every: float = 0.1, latency_ms: flo
     ]
 
 
-def record(
+def arrival(
     seq: int | None,
     received_at: float,
     topic: str = "t1",
-    count: int = 1,
-    run: str = RUN,
     sent_at: float | None = None,
     event_id: str | None = None,
 ) -> dict[str, Any]:
+    """One delivery attempt as GET /ledger/arrivals answers it."""
     return {
+        "attempt": 0,  # the tracker relies on the cursor, not on this number
         "id": event_id or f"ce-{seq}-{topic}",
         "topic": topic,
         "route": f"/{topic}",
-        "run": run,
         "seq": seq,
         "sent_at": START + (seq or 0) * 0.1 if sent_at is None else sent_at,
-        "first_received_at": received_at,
-        "last_received_at": received_at,
-        "count": count,
-        "answers": ["SUCCESS"] * count,
-        "traceparent": None,
-        "envelope": {"topic": topic, "pubsubname": "messagebus"},
-        "handled_at": received_at,
+        "received_at": received_at,
     }

@@ -1,16 +1,16 @@
-"""Publish outcomes, receipts, and the total-queue verdict over publishes and ledger records."""
+"""Publish outcomes, receipts, and the total-queue verdict over publishes and ledger arrivals."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.verdict import Outcome
-from loadtests.accounting import DeliveryTracker, Publish, publish_outcome, receipts_of
-from tests.unit.loadtests.fakes import RUN, START, publishes, record
+from loadtests.accounting import DeliveryTracker, Publish, publish_outcome
+from tests.unit.loadtests.fakes import RUN, START, arrival, publishes
 
 
-def healthy_records(count: int, delay: float = 0.02) -> list[dict[str, object]]:
-    return [record(seq, START + seq * 0.1 + delay) for seq in range(count)]
+def healthy_arrivals(count: int, delay: float = 0.02) -> list[dict[str, object]]:
+    return [arrival(seq, START + seq * 0.1 + delay) for seq in range(count)]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_a_publish_call_is_classified(status, error, outcome) -> None:
 def test_every_publish_delivered_once_is_healthy() -> None:
     tracker = DeliveryTracker(RUN)
     tracker.add_published(publishes(10))
-    tracker.update(healthy_records(10))
+    tracker.add_arrivals(healthy_arrivals(10))
     verdict = tracker.verdict()
     assert verdict.ok
     assert (verdict.acknowledged, len(verdict.delivered), len(verdict.lost)) == (10, 10, 0)
@@ -53,18 +53,17 @@ def test_lost_duplicated_unexpected_recovered_and_dead_lettered() -> None:
             Publish(12, "t1", START + 1.2, 3.0, Outcome.INDETERMINATE),  # timed out, not seen
         ]
     )
-    records = healthy_records(8)  # seqs 8 and 9 missing for now
-    records[3] = record(3, START + 0.33, count=2)  # redelivered under the same id
-    records += [
-        record(8, START + 0.85, event_id="a"),  # published twice upstream: two ids, one seq
-        record(8, START + 0.84, event_id="b"),
-        record(11, START + 1.3),
-        record(99, START + 0.5),  # nobody published seq 99
-        record(2, START + 0.4, topic="t1-dead-letter"),
-        record(5, START + 0.6, run="another-run"),  # another run's record is not ours
-        record(None, START + 0.6),  # a record without a seq is not a load message
+    arrivals = healthy_arrivals(8)  # seqs 8 and 9 missing for now
+    arrivals += [
+        arrival(3, START + 0.43),  # redelivered under the same id
+        arrival(8, START + 0.85, event_id="a"),  # published twice upstream: two ids, one seq
+        arrival(8, START + 0.84, event_id="b"),
+        arrival(11, START + 1.3),
+        arrival(99, START + 0.5),  # nobody published seq 99
+        arrival(2, START + 0.4, topic="t1-dead-letter"),
+        arrival(None, START + 0.6),  # an attempt without a seq is not a load message
     ]
-    tracker.update(records)
+    tracker.add_arrivals(arrivals)
     verdict = tracker.verdict()
     counts = verdict.counts()
     assert counts["attempted"] == 13
@@ -86,25 +85,39 @@ def test_lost_duplicated_unexpected_recovered_and_dead_lettered() -> None:
 def test_a_dead_lettered_publish_is_not_waited_for() -> None:
     tracker = DeliveryTracker(RUN)
     tracker.add_published(publishes(2))
-    tracker.update([record(0, START + 0.1), record(1, START + 0.2, topic="t1-dead-letter")])
+    tracker.add_arrivals([arrival(0, START + 0.1), arrival(1, START + 0.2, topic="t1-dead-letter")])
     assert tracker.undelivered() == []
     assert tracker.verdict().dead_lettered == {1}
 
 
-def test_update_returns_only_receipts_not_seen_before() -> None:
+def test_add_arrivals_returns_only_receipts_of_new_seqs() -> None:
     tracker = DeliveryTracker(RUN)
-    records = healthy_records(3)
-    assert [r.seq for r in tracker.update(records)] == [0, 1, 2]
-    assert tracker.update(records) == []
-    records.append(record(3, START + 0.4))
-    assert [r.seq for r in tracker.update(records)] == [3]
+    assert [r.seq for r in tracker.add_arrivals(healthy_arrivals(3))] == [0, 1, 2]
+    assert tracker.add_arrivals([arrival(1, START + 0.5)]) == []  # a redelivery
+    assert [r.seq for r in tracker.add_arrivals([arrival(3, START + 0.4)])] == [3]
+    assert tracker.arrived[("t1", 1)] == 2
+
+
+def test_a_publish_reported_after_its_arrival_is_not_waited_for() -> None:
+    tracker = DeliveryTracker(RUN)
+    tracker.add_arrivals([arrival(0, START + 0.1)])  # workers report publishes once a second
+    tracker.add_published(publishes(2))
+    assert [p.seq for p in tracker.undelivered()] == [1]
+    tracker.add_arrivals([arrival(1, START + 0.2, topic="t2")])  # the wrong topic
+    assert [p.seq for p in tracker.undelivered()] == [1]
+    assert tracker.verdict().unexpected == {1}
 
 
 def test_e2e_latency_runs_to_the_first_receipt_not_the_handler() -> None:
-    t2 = record(0, received_at=START + 0.015, topic="t2")
-    t2["handled_at"] = START + 10.015  # the t2 handler sleeps before it answers
-    receipts = receipts_of([t2], RUN)
-    assert receipts[0].latency_ms == pytest.approx(15.0)
+    tracker = DeliveryTracker(RUN)
+    [receipt] = tracker.add_arrivals([arrival(0, received_at=START + 0.015, topic="t2")])
+    assert receipt.latency_ms == pytest.approx(15.0)
+
+
+def test_the_earliest_arrival_is_the_receipt_whatever_the_order() -> None:
+    tracker = DeliveryTracker(RUN)
+    tracker.add_arrivals([arrival(0, START + 0.2), arrival(0, START + 0.1)])
+    assert tracker.receipts[0].first_received_at == START + 0.1
 
 
 def test_publishes_travel_as_rows_between_processes() -> None:

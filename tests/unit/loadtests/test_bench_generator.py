@@ -1,10 +1,17 @@
-"""The generator benchmark's reading of wrk: its output and its Lua script."""
+"""The generator benchmark: its figures per core, its reading of wrk, its Lua script."""
 
 from __future__ import annotations
 
 import pytest
 
-from loadtests.bench_generator import build_bench_parser, parse_wrk, wrk_script
+from loadtests.bench_generator import (
+    Sample,
+    Stretch,
+    build_bench_parser,
+    overall_per_core,
+    parse_wrk,
+    wrk_script,
+)
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:6060
   1 threads and 10 connections
@@ -46,4 +53,24 @@ def test_the_benchmark_refuses_an_unbounded_run_in_one_line(
     with pytest.raises(SystemExit) as exited:
         build_bench_parser().parse_args(["--seconds", "3600"])
     assert exited.value.code == 2
-    assert capsys.readouterr().err == "error: argument --seconds: 3600 is not in 3..60\n"
+    assert capsys.readouterr().err == "error: argument --seconds: 3600 is not in 5..60\n"
+
+
+def test_a_stretch_charges_the_requests_to_the_generator_cpu() -> None:
+    first = Sample(at=10.0, requests=1000, generator_cpu=2.0, endpoint_cpu=5.0)
+    last = Sample(at=17.0, requests=15_000, generator_cpu=5.5, endpoint_cpu=11.0)
+    stretch = Stretch.between("locust", first, last)
+    assert (stretch.requests, stretch.seconds) == (14_000, 7.0)
+    assert stretch.rate == pytest.approx(2000.0)
+    assert stretch.per_core == pytest.approx(4000.0)  # 14,000 requests on 3.5 CPU-seconds
+    assert stretch.endpoint_cpu_seconds == pytest.approx(6.0)
+
+
+def test_rounds_add_up_requests_and_cpu_per_generator() -> None:
+    stretches = [
+        Stretch("wrk", 40_000, 7.0, 1.0, 6.0),
+        Stretch("locust", 10_000, 7.0, 2.0, 3.0),
+        Stretch("locust", 20_000, 7.0, 3.0, 5.0),
+    ]
+    assert overall_per_core(stretches, "locust") == pytest.approx(6000.0)
+    assert overall_per_core(stretches, "wrk") == pytest.approx(40_000.0)

@@ -19,15 +19,15 @@ from loadtests.summary import (
     headline,
     write_summary,
 )
-from tests.unit.loadtests.fakes import RUN, START, publishes, record
+from tests.unit.loadtests.fakes import RUN, START, arrival, publishes
 
 
 def tracked_run(delivered: int = 20, late: tuple[int, ...] = ()) -> DeliveryTracker:
     """20 publishes over 2 s, 10 ms to publish; receipts 20 ms after sending, `late` ones 2.5 s."""
     tracker = DeliveryTracker(RUN)
     tracker.add_published(publishes(20, latency_ms=10.0))
-    tracker.update(
-        record(seq, START + seq * 0.1 + (2.5 if seq in late else 0.02)) for seq in range(delivered)
+    tracker.add_arrivals(
+        arrival(seq, START + seq * 0.1 + (2.5 if seq in late else 0.02)) for seq in range(delivered)
     )
     return tracker
 
@@ -65,7 +65,7 @@ def test_the_counts_and_fractions_are_the_total_queue_verdicts() -> None:
             Publish(21, "t1", START + 2.0, 5.0, Outcome.INDETERMINATE),
         ]
     )
-    tracker.update([*tracker.records, record(21, START + 2.1)])
+    tracker.add_arrivals([arrival(21, START + 2.1)])
     summary = summary_of(tracker)
     figures = {name: summary[name] for name in ("attempted", "published", "failed")}
     assert figures == {"attempted": 22, "published": 20, "failed": 1}

@@ -88,8 +88,8 @@ def test_the_delivery_tab_counts_a_running_test(ui) -> None:
     tracker.add_published(Publish(seq, "t1", 1.0, 2.0) for seq in range(4))
     tracker.add_published([Publish(4, "t1", 1.0, 2.0, Outcome.FAILED)])
     tracker.add_published([Publish(5, "t1", 1.0, 2.0, Outcome.INDETERMINATE)])
-    arrival = {"run": "run-live", "topic": "t1", "first_received_at": 3.0}
-    tracker.update([{**arrival, "seq": 0, "count": 2}, {**arrival, "seq": 1}])
+    arrival = {"topic": "t1", "sent_at": 1.0, "received_at": 3.0}
+    tracker.add_arrivals([{**arrival, "seq": 0}, {**arrival, "seq": 0}, {**arrival, "seq": 1}])
     conductor.current = SimpleNamespace(  # only what the tab reads of a LoadRun
         run="run-live", tracker=tracker, concluded=False, load_ended_at=0.0
     )

@@ -978,7 +978,7 @@ def test_two_apps_keep_separate_metrics(tmp_path: Path, daprd: FakeDaprd) -> Non
 
 
 def test_ledger_needs_a_run(client: TestClient) -> None:
-    for path in ("/ledger", "/ledger/summary"):
+    for path in ("/ledger", "/ledger/summary", "/ledger/arrivals"):
         response = client.get(path)
         assert response.status_code == 400
         assert response.json() == {"error": "query parameter 'run' is required"}
@@ -989,6 +989,57 @@ def test_ledger_of_unknown_run_is_empty(client: TestClient) -> None:
         "run": "nobody",
         "records": [],
     }
+
+
+def test_ledger_arrivals_page_through_a_run(client: TestClient, run: str) -> None:
+    for seq in range(5):
+        deliver(client, "/t1", cloud_event({"run": run, "seq": seq, "sent_at": 1.5}))
+    deliver(client, "/t1", cloud_event({"run": "someone-else", "seq": 9}))
+    first = client.get("/ledger/arrivals", params={"run": run, "limit": 3}).json()
+    assert first["run"] == run
+    assert [a["seq"] for a in first["arrivals"]] == [0, 1, 2]
+    assert first["more"] is True
+    assert set(first["arrivals"][0]) == {
+        "attempt", "id", "topic", "route", "seq", "sent_at", "received_at"
+    }  # fmt: skip
+    params = {"run": run, "after": first["next"], "limit": 3}
+    second = client.get("/ledger/arrivals", params=params).json()
+    assert [a["seq"] for a in second["arrivals"]] == [3, 4]
+    assert second["more"] is False
+    params["after"] = second["next"]
+    assert client.get("/ledger/arrivals", params=params).json() == {
+        "run": run,
+        "arrivals": [],
+        "next": second["next"],
+        "more": False,
+    }
+
+
+BAD_AFTER = "query parameter 'after' must be a whole number from 0 to 9223372036854775807"
+BAD_LIMIT = "query parameter 'limit' must be a whole number from 1 to 10000"
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("after=-1", BAD_AFTER),
+        ("after=abc", BAD_AFTER),
+        ("after=1_000", BAD_AFTER),  # int() would take it
+        ("after=%D9%A1", BAD_AFTER),  # an Arabic-Indic 1: int() would take it too
+        ("after=9223372036854775808", BAD_AFTER),
+        ("after=" + "9" * 5000, BAD_AFTER),
+        ("limit=-5", BAD_LIMIT),
+        ("limit=0", BAD_LIMIT),
+        ("limit=10001", BAD_LIMIT),
+        ("limit=", BAD_LIMIT),
+        ("limit=2.5", BAD_LIMIT),
+    ],
+)
+def test_ledger_arrivals_refuse_a_bad_cursor_or_limit(
+    client: TestClient, query: str, error: str
+) -> None:
+    response = client.get(f"/ledger/arrivals?run=r&{query}")
+    assert (response.status_code, response.json()) == (400, {"error": error})
 
 
 def test_ledger_summary_counts_by_topic(client: TestClient, run: str) -> None:

@@ -1,0 +1,62 @@
+"""An ASGI app served by uvicorn in a process of its own, for the benchmarks that need one.
+
+The process runs in its own group and dies with the benchmark (harness.processes), listens on
+127.0.0.1 only, on a pinned port moved by HARNESS_PORT_OFFSET like the stack's, and is stopped
+when the `with` block ends, also on an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from harness.env import env_int
+from harness.errors import HarnessError
+from harness.ports import ensure_ports_free
+from harness.processes import ManagedProcess
+from harness.settings import REPO_ROOT
+from harness.wait import WaitTimeout, poll
+
+READY_TIMEOUT = 30.0
+
+
+def pinned_port(base: int) -> int:
+    """`base` moved by HARNESS_PORT_OFFSET, as every port of the local stack is."""
+    return base + env_int(os.environ, "HARNESS_PORT_OFFSET", 0)
+
+
+@contextmanager
+def served(
+    name: str, app: str, port: int, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[ManagedProcess]:
+    """Serve `app` ("module:attribute") on 127.0.0.1:`port` until the block ends."""
+    ensure_ports_free({name: port})
+    argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    process = ManagedProcess(name, argv, log_dir / f"{name}.log", env=env or {}, cwd=REPO_ROOT)
+    process.start()
+    try:
+        url = f"http://127.0.0.1:{port}/healthz"
+        try:
+            poll(
+                lambda: ready(url, process),
+                timeout=READY_TIMEOUT,
+                what=f"{name} on {url}",
+                retry_on=(httpx.HTTPError,),  # not listening yet
+            )
+        except WaitTimeout:
+            raise HarnessError(f"{name} did not get ready:\n{process.log_tail(20)}") from None
+        yield process
+    finally:
+        process.stop()
+
+
+def ready(url: str, process: ManagedProcess) -> bool:
+    if not process.running():
+        raise HarnessError(f"{process.name} exited with {process.exit_code()}")
+    return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
