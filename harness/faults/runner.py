@@ -90,6 +90,7 @@ class ScenarioResult:
     timeline: dict[str, list[float]]
     started_at: float
     fault: tuple[float, float]  # seconds after the load started
+    proxied_connections: int  # sidecar connections to the Redis proxy as the fault began
     seconds: float  # wall time of the whole scenario, stack start and stop included
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
     calls: list[Call] = field(repr=False, default_factory=list)
@@ -247,6 +248,7 @@ def _run_on(
     injected = time.time()
     try:
         scenario.inject(stack)
+        proxied = stack.sidecar_connections_to_redis_proxy()
         time.sleep(max(0.0, window.end - time.time()))
     finally:
         scenario.heal(stack)
@@ -276,6 +278,7 @@ def _run_on(
         timeline=per_second(calls, done, start, seconds),
         started_at=start,
         fault=(round(injected - start, 2), round(healed - start, 2)),
+        proxied_connections=proxied,
         seconds=time.monotonic() - began,
         records=records,
         calls=calls,

@@ -209,6 +209,30 @@ class FaultStack(LocalStack):
         super().stop()
         self.toxiproxy.close()
 
+    def sidecar_connections_to_redis_proxy(self) -> int:
+        """Open TCP connections from the sidecars to the Redis proxy, read from the kernel:
+        proof that their Redis traffic takes Toxiproxy (its byte counters only move when a
+        connection closes, and daprd keeps its Redis connections open)."""
+        import psutil  # a dependency of locust, which the fault load runs beside
+
+        count = 0
+        for name, component in self.components.items():
+            pid = component.process.pid
+            if not name.startswith("daprd-") or pid is None:
+                continue
+            try:
+                connections = psutil.Process(pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue  # a sidecar the scenario stopped has no connections
+            count += sum(
+                1
+                for c in connections
+                if c.status == psutil.CONN_ESTABLISHED
+                and c.raddr
+                and c.raddr.port == self.extra.redis_proxy
+            )
+        return count
+
     def __enter__(self) -> FaultStack:
         self.start()
         return self
