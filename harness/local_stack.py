@@ -7,6 +7,7 @@ starts and stops the processes in this Python process; `harness.supervisor` wrap
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -27,13 +28,14 @@ from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
 from harness.progress import say
 from harness.resources import (
+    broker_topics,
     prometheus_config,
     render_dapr_resources,
     render_prometheus_config,
 )
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
 from harness.tokens import StackTokens, issue_tokens
-from harness.tools import ensure_tools
+from harness.tools import STACK_COMMANDS, ensure_tools
 from harness.wait import poll
 
 SUBSCRIBED_TOPICS = {"t1", "t2"}
@@ -66,12 +68,14 @@ class LocalStack:
         self.timings: dict[str, float] = {}
         self.waiting_for: dict[str, str] = {}  # the last reason a check gave for not ready
         self.tokens = StackTokens()
+        self.resources_dir = self.settings.run_dir / "resources"
 
     # -- life cycle -------------------------------------------------------------------
 
     def preflight(self) -> tuple[dict[str, str], Path]:
         """Everything that can fail before a process starts: tools, daprd, free ports."""
-        tools = ensure_tools()
+        broker_command = self.settings.broker_server().command
+        tools = ensure_tools([*STACK_COMMANDS, *([broker_command] if broker_command else [])])
         daprd = ensure_daprd(self.settings.dapr_version)
         if self.settings.jaeger:
             tools["jaeger"] = str(ensure_jaeger())
@@ -113,7 +117,7 @@ class LocalStack:
     def _prepare_run_dir(self) -> None:
         run = self.settings.run_dir
         stale_files = ("nameresolution.db", "ledger.db", "ledger.db-wal", "ledger.db-shm")
-        for stale in ("prometheus-data", "redis", "logs", *stale_files):
+        for stale in ("prometheus-data", "redis", "broker", "logs", *stale_files):
             path = run / stale
             if path.is_dir():
                 shutil.rmtree(path)
@@ -134,10 +138,12 @@ class LocalStack:
 
     def _plan(self, tools: dict[str, str], daprd: Path) -> dict[str, Component]:
         resources, config = render_dapr_resources(self.settings)
+        self.resources_dir = resources
         prometheus_yml = render_prometheus_config(self.settings)
         s = self.settings
         components = {
             "redis": self._redis(tools["redis-server"]),
+            **self._broker(tools),
             "prometheus": self._prometheus(tools["prometheus"], prometheus_yml),
             "service-1": self._service("service-1", s.service1_app, s.service1_port, s.sidecar1),
             "service-2": self._service("service-2", s.service2_app, s.service2_port, s.sidecar2),
@@ -162,6 +168,24 @@ class LocalStack:
         ]  # fmt: skip
         client = redis.Redis(host=s.host, port=s.redis_port, socket_timeout=1)
         return Component(ManagedProcess("redis", argv, self._log("redis")), client.ping)
+
+    def _broker(self, tools: dict[str, str]) -> dict[str, Component]:
+        """The broker's server, named by the broker; none when Redis is the broker."""
+        broker, place = self.settings.broker_server(), self.settings.broker_place()
+        if not broker.command:
+            return {}
+        argv = broker.argv(tools[broker.command], place)
+        process = ManagedProcess(broker.name, argv, self._log(broker.name))
+        return {broker.name: Component(process, lambda: broker.ready(place))}
+
+    def _prepare_broker(self) -> None:
+        """Streams and the like the broker must hold before daprd subscribes."""
+        broker = self.settings.broker_server()
+        topics = broker_topics(self.resources_dir, dict(os.environ))
+        try:
+            broker.prepare(self.settings.broker_place(), topics)
+        except Exception as err:
+            raise HarnessError(f"{broker.name}: could not prepare topics {topics}: {err}") from err
 
     def _prometheus(self, binary: str, config: Path) -> Component:
         s = self.settings
@@ -269,13 +293,20 @@ class LocalStack:
         # Prometheus first: its discovery sends targets to the scrape loop on a fixed
         # 5 s tick, the longest wait of the stack. Redis next: daprd initialises its
         # components against it at start.
+        first = ["redis", *self._broker_names()]
         self._launch("prometheus")
-        self._launch("redis")
-        self._wait_ready(["redis"])
-        rest = [name for name in self.components if name not in ("redis", "prometheus")]
+        for name in first:
+            self._launch(name)
+        self._wait_ready(first)
+        self._prepare_broker()
+        rest = [name for name in self.components if name not in (*first, "prometheus")]
         for name in rest:
             self._launch(name)
         self._wait_ready([*rest, "prometheus"])
+
+    def _broker_names(self) -> list[str]:
+        name = self.settings.broker_server().name
+        return [name] if name in self.components and name != "redis" else []
 
     def _launch(self, name: str) -> None:
         self._say(f"starting {name}")

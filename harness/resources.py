@@ -27,10 +27,48 @@ def _set_metadata(resource: dict[str, Any], name: str, value: str) -> None:
     entries.append({"name": name, "value": value})
 
 
+# Component metadata that daprd itself reads, whatever the broker: kept on a broker change
+RUNTIME_METADATA = ("publishingScopes", "subscriptionScopes", "allowedTopics", "protectedTopics")
+
+
 def render_component(resource: dict[str, Any], settings: StackSettings) -> dict[str, Any]:
-    if resource.get("kind") == "Component" and resource["spec"]["type"].endswith(".redis"):
+    if resource.get("kind") != "Component":
+        return resource
+    spec = resource["spec"]
+    if spec["type"].startswith("pubsub.") and settings.broker != "redis":
+        return _on_broker(resource, settings)
+    if spec["type"].endswith(".redis"):
         _set_metadata(resource, "redisHost", f"{settings.host}:{settings.redis_port}")
     return resource
+
+
+def _on_broker(resource: dict[str, Any], settings: StackSettings) -> dict[str, Any]:
+    """The pubsub component moved onto the selected broker: its type and its metadata."""
+    broker = settings.broker_server()
+    spec = resource["spec"]
+    kept = [e for e in spec.get("metadata") or [] if e.get("name") in RUNTIME_METADATA]
+    own = broker.component_metadata(settings.broker_place(), resource["metadata"]["name"])
+    spec["type"] = broker.component_type
+    spec["metadata"] = [{"name": k, "value": v} for k, v in own.items()] + kept
+    return resource
+
+
+def broker_topics(resources_dir: Path, environ: dict[str, str]) -> list[str]:
+    """Every topic the services publish or subscribe: what a broker must hold beforehand.
+
+    The tutorial's topics come from service-1's TOPICS (default t1,t2) with their
+    dead-letter topics; the feature topics from the publishing scopes of the components.
+    """
+    tutorial = [t.strip() for t in environ.get("TOPICS", "t1,t2").split(",") if t.strip()]
+    topics = [*tutorial, *(f"{t}-dead-letter" for t in tutorial)]
+    for path in sorted(resources_dir.glob("*.yaml")):
+        resource = yaml.safe_load(path.read_text())
+        for entry in (resource.get("spec") or {}).get("metadata") or []:
+            if entry.get("name") == "publishingScopes":
+                for scope in str(entry.get("value", "")).split(";"):
+                    _, _, listed = scope.partition("=")
+                    topics += [t.strip() for t in listed.split(",") if t.strip()]
+    return list(dict.fromkeys(topics))
 
 
 def render_configuration(

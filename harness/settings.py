@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.env import env_flag, env_int, env_seconds
+from harness.brokers import BROKER_NAMES, BROKERS, Broker, BrokerPlace
+from harness.env import env_choice, env_flag, env_int, env_seconds
 from harness.errors import SettingsError
 from harness.tokens import tokens_enabled
 
@@ -65,6 +66,9 @@ class StackSettings:
     jaeger_query_port: int = 9686
     jaeger_grpc_port: int = 9685
     jaeger_otlp_port: int = 9318
+    # The broker behind the pubsub components (harness/brokers); its ports start here
+    broker: str = "redis"
+    broker_port: int = 6400
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -100,6 +104,8 @@ class StackSettings:
             jaeger_query_port=base.jaeger_query_port,
             jaeger_grpc_port=base.jaeger_grpc_port,
             jaeger_otlp_port=base.jaeger_otlp_port,
+            broker=env_choice(env, "HARNESS_BROKER", BROKER_NAMES) or base.broker,
+            broker_port=base.broker_port,
         )
         settings.validate()
         return settings
@@ -123,6 +129,7 @@ class StackSettings:
             jaeger_query_port=self.jaeger_query_port + offset,
             jaeger_grpc_port=self.jaeger_grpc_port + offset,
             jaeger_otlp_port=self.jaeger_otlp_port + offset,
+            broker_port=self.broker_port + offset,
         )
 
     def ports(self) -> dict[str, int]:
@@ -136,6 +143,8 @@ class StackSettings:
         for app_id, sidecar in (("service-1", self.sidecar1), ("service-2", self.sidecar2)):
             for kind, port in sidecar.all().items():
                 named[f"daprd-{app_id} {kind}"] = port
+        for index, name in enumerate(self.broker_server().port_names):
+            named[name] = self.broker_port + index
         if self.jaeger:
             named["jaeger"] = self.jaeger_query_port
             named["jaeger grpc"] = self.jaeger_grpc_port
@@ -158,6 +167,14 @@ class StackSettings:
             raise SettingsError(f"HARNESS_DAPR_CONFIG={self.dapr_config} is not a file")
         if self.dapr_resources is not None and not self.dapr_resources.is_dir():
             raise SettingsError(f"HARNESS_DAPR_RESOURCES={self.dapr_resources} is not a folder")
+
+    def broker_server(self) -> Broker:
+        return BROKERS[self.broker]
+
+    def broker_place(self) -> BrokerPlace:
+        """Where the broker listens; Redis Streams use the stack's own Redis."""
+        first = self.redis_port if self.broker == "redis" else self.broker_port
+        return BrokerPlace(self.host, first, self.run_dir / "broker")
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

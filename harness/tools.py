@@ -10,7 +10,13 @@ from harness.errors import HarnessError
 from harness.progress import say, wait_with_ticks
 
 # command -> Debian package that provides it
-PACKAGES = {"redis-server": "redis-server", "prometheus": "prometheus"}
+PACKAGES = {
+    "redis-server": "redis-server",
+    "prometheus": "prometheus",
+    "nats-server": "nats-server",
+    "mosquitto": "mosquitto",
+}
+STACK_COMMANDS = ["redis-server", "prometheus"]  # what every local stack runs
 
 
 def _apt_possible() -> bool:
@@ -28,7 +34,7 @@ def _apt_get(*args: str) -> int:
 
 def ensure_tools(commands: list[str] | None = None) -> dict[str, str]:
     """Return {command: path}; install missing ones with apt-get where that works."""
-    commands = commands or list(PACKAGES)
+    commands = commands or STACK_COMMANDS
     missing = [command for command in commands if not shutil.which(command)]
     if missing and _apt_possible():
         packages = [PACKAGES[command] for command in missing]

@@ -25,6 +25,7 @@ class Target(Protocol):
     daprd_http_urls: dict[str, str]  # daprd's API where the target exposes it, else empty
     tokens: StackTokens  # known once started; none when the target runs without tokens
     t2_delay_seconds: float
+    pubsub_type: str  # the Dapr component type `messagebus` must resolve to
 
     def start(self) -> None:
         """Attach to the target or bring it up; raise `HarnessError` when it cannot be used."""
@@ -45,6 +46,10 @@ class Target(Protocol):
 
     def logs_tail(self, lines: int = 50) -> dict[str, str]:
         """The last lines of every component's log, by component."""
+        ...
+
+    def broker_messages(self, topic: str) -> int:
+        """The broker's own count of the messages it took for `topic`."""
         ...
 
     def problems(self) -> list[str]:

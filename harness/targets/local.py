@@ -35,6 +35,7 @@ class LocalTarget(Lifecycle):
             "service-2": s.url(s.sidecar2.http),
         }
         self.t2_delay_seconds = s.t2_delay_seconds
+        self.pubsub_type = s.broker_server().component_type
         self.tokens = StackTokens()
         # Jaeger's query API when the stack runs one (HARNESS_JAEGER=1), else None
         self.jaeger_url: str | None = s.url(s.jaeger_query_port) if s.jaeger else None
@@ -60,6 +61,9 @@ class LocalTarget(Lifecycle):
         if self.owned is not None:
             self.owned.stop()
             self.owned = None
+
+    def broker_messages(self, topic: str) -> int:
+        return self.settings.broker_server().messages(self.settings.broker_place(), topic)
 
     def problems(self) -> list[str]:
         if self.owned is not None:

@@ -76,7 +76,7 @@ def broken_resources(tmp_path: Path, mutant: str) -> Path:
     """The repository's resources with one file swapped for its broken variant."""
     folder = tmp_path / "resources"
     shutil.copytree(SOURCE_DIR, folder)
-    target = mutant.replace("-unscoped", "")
+    target = f"{mutant.split('-')[0]}.yaml"  # featurebus-unscoped.yaml -> featurebus.yaml
     shutil.copy(MUTANTS / mutant, folder / target)
     return folder
 

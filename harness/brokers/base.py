@@ -1,0 +1,52 @@
+"""What a broker behind the `messagebus` and `featurebus` components offers the local stack.
+
+Each broker is a real server started and stopped by the harness like redis-server: its
+ports pinned below 32768 (moved by HARNESS_PORT_OFFSET), its data and log in the run
+directory, a readiness check, and a count of its own of what it holds or received, so a
+check can prove that messages crossed this broker and not another one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BrokerPlace:
+    """Where a broker runs: its host, its first pinned port and its data folder."""
+
+    host: str
+    first_port: int
+    data_dir: Path
+
+    def port(self, index: int) -> int:
+        return self.first_port + index
+
+
+class Broker(Protocol):
+    name: str
+    component_type: str  # the Dapr pubsub component type, e.g. "pubsub.jetstream"
+    command: str  # the server command the stack runs; "" when the stack's redis serves
+    port_names: tuple[str, ...]  # one pinned port each, from BrokerPlace.first_port on
+
+    def argv(self, binary: str, place: BrokerPlace) -> list[str]:
+        """The server's command line; config files it needs are written here too."""
+        ...
+
+    def ready(self, place: BrokerPlace) -> bool:
+        """True once the server takes messages."""
+        ...
+
+    def prepare(self, place: BrokerPlace, topics: list[str]) -> None:
+        """What must exist before daprd subscribes (streams, say); after `ready`."""
+        ...
+
+    def component_metadata(self, place: BrokerPlace, component: str) -> dict[str, str]:
+        """The pubsub component's metadata for this broker (scopes are kept apart)."""
+        ...
+
+    def messages(self, place: BrokerPlace, topic: str) -> int:
+        """The broker's own count of messages it took for `topic`."""
+        ...
