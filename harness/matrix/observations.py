@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SEMANTICS_METRICS = ("attempts", "lost", "duplicated", "dead_lettered")
-FAULT_COUNTS = ("lost", "duplicated", "dead_lettered", "recovered", "unexpected")
+FAULT_COUNTS = ("lost", "duplicated", "dead_lettered")
+FAULT_SHOWN = ("recovered", "unexpected")
+NOT_COMPARED = "(shown only)"
 FAULT_COUNTERS = ("retry", "drop")  # Dapr's ingress counters on the scenario's topic
 
 
@@ -36,6 +38,10 @@ def exact(scenario: str, metric: str, value: Any) -> Observation:
 
 def none_or_some(scenario: str, metric: str, value: float) -> Observation:
     return Observation(scenario, metric, _text(value), "some" if value else "none")
+
+
+def shown_only(scenario: str, metric: str, value: Any) -> Observation:
+    return Observation(scenario, metric, _text(value), NOT_COMPARED)
 
 
 def _text(value: Any) -> str:
@@ -74,6 +80,7 @@ def from_fault_summaries(summaries: Iterable[Mapping[str, Any]]) -> list[Observa
         scenario = f"faults: {summary['scenario']}"
         counts = summary["verdict"]["counts"]
         found += [none_or_some(scenario, name, counts[name]) for name in FAULT_COUNTS]
+        found += [shown_only(scenario, name, counts[name]) for name in FAULT_SHOWN]
         counters = summary["counters"]
         for status in FAULT_COUNTERS:
             found.append(none_or_some(scenario, f"Δ ingress {status}", counters["ingress"][status]))

@@ -94,3 +94,4 @@ def test_fault_summaries_become_counts_and_counter_deltas():
     assert seen[("faults: sidecar-term", "duplicated")] == "some"
     assert seen[("faults: sidecar-term", "lost")] == "none"
     assert seen[("faults: sidecar-term", "Δ ingress drop")] == "some"
+    assert seen[("faults: sidecar-term", "recovered")] == "(shown only)"
