@@ -58,6 +58,14 @@ SUBSTITUTES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# Module versions a Dapr release requires that no longer compile with the Go this suite
+# needs (1.26): always replaced by the nearest release of the same module that does, and
+# recorded as such. choleraehyq/pid v0.0.20 (reached through dubbo-go) reads the runtime's
+# internals in assembly that Go 1.26 rejects; v0.0.24 carries Go 1.24 to 1.26 support.
+UPGRADES: dict[str, dict[str, str]] = {
+    "1.16.0": {"github.com/choleraehyq/pid": "github.com/choleraehyq/pid v0.0.24"},
+}
+
 # The pulsar registration in daprd sets two limits on this library's global config; the
 # shim keeps that compiling when the library itself cannot be downloaded.
 AVRO_SHIM = """package avro
@@ -375,7 +383,8 @@ def _write_wrapper(workdir: Path, info: ModuleInfo, substitutes: dict[str, str])
 
 def _tidy(workdir: Path, info: ModuleInfo, progress: Progress) -> dict[str, str]:
     """Resolve the wrapper's modules; fall back to known substitutes if the proxy refuses."""
-    _write_wrapper(workdir, info, {})
+    upgrades = UPGRADES.get(info.version, {})
+    _write_wrapper(workdir, info, upgrades)
     progress("resolving modules (go mod tidy)")
     result = _go(["mod", "tidy"], cwd=workdir, check=False)
     if result.returncode == 0:
@@ -386,7 +395,7 @@ def _tidy(workdir: Path, info: ModuleInfo, progress: Progress) -> dict[str, str]
         raise HarnessError(f"go mod tidy failed: {_last_error(result.stderr)}")
     progress(f"the Go module proxy refuses {', '.join(sorted(refused))}; using substitutes")
     substitutes = {path: new for path, (_, new) in known.items()}
-    _write_wrapper(workdir, info, substitutes)
+    _write_wrapper(workdir, info, {**upgrades, **substitutes})
     _go(["mod", "tidy"], cwd=workdir)
     return substitutes
 
@@ -407,6 +416,7 @@ def build_from_module_proxy(version: str, target: Path, progress: Progress) -> N
         "components_contrib": info.requirement(CONTRIB),
         "built_seconds": round(time.monotonic() - started),
         "substitutes": substitutes,
+        "upgrades": UPGRADES.get(version, {}),
     }
     build_record_path(target).write_text(json.dumps(record, indent=2) + "\n")
     progress(f"installed {target} in {record['built_seconds']} s")

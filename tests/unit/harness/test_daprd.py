@@ -206,3 +206,8 @@ def test_a_refused_version_names_what_the_proxy_answered(monkeypatch, tmp_path, 
         "github.com/dapr/dapr@v1.17.1 (403 Forbidden: This module version is not available.)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_upgrades_replace_modules_that_no_longer_compile(tmp_path):
+    text = wrapper(tmp_path, daprd.UPGRADES["1.16.0"])
+    assert "\tgithub.com/choleraehyq/pid => github.com/choleraehyq/pid v0.0.24" in text
