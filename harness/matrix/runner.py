@@ -34,8 +34,10 @@ from harness.subscription_profile import PLAIN, STANDARD
 SEMANTICS = "e2e/test_semantics.py"
 # The plain profile has no dead-letter topic: only the per-case check applies to it.
 SELECTION = {STANDARD: SEMANTICS, PLAIN: f"{SEMANTICS}::test_delivery_semantics"}
-# Scenarios where a release's shutdown, acknowledgement or redelivery shows.
-DEFAULT_FAULT_SCENARIOS = "service1-kill,sidecar-term,service2-down,slow-handler"
+# Scenarios where a release's shutdown, dead-lettering or redelivery shows. service1-kill
+# is left out: what it loses or dead-letters depends on what was in flight at the kill, and
+# flipped between two runs on the same release.
+DEFAULT_FAULT_SCENARIOS = "sidecar-term,service2-down,slow-handler"
 SEMANTICS_TIMEOUT_SECONDS = 300
 
 
