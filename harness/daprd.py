@@ -180,6 +180,8 @@ def ensure_daprd(version: str, progress: Progress = _say) -> Path:
     if install_to.exists():
         module_info(version)  # an unknown version is named as such before anything else
         raise _wrong_version(install_to, "~/.dapr/bin", reported_version(install_to), version)
+    if shutil.which("go"):
+        module_info(version)  # an unknown or refused version: one line, nothing tried yet
     progress(f"daprd {version} not found; installing to {install_to}")
     if not download_release(version, install_to, progress):
         build_from_module_proxy(version, install_to, progress)
