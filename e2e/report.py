@@ -9,6 +9,7 @@ the run before any test with one line.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from harness.settings import REPO_ROOT
 
 ENV_VAR = "E2E_REPORT_DIR"
 OPTION = "--e2e-report-dir"
+SCOREBOARD_FILE = "scoreboard.json"  # the scoreboard and each check's outcome
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,8 +90,11 @@ class E2eReport:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         path = self.folder / "report.html"
         html = render_report(list(self.checks.values()), self.scoreboard, self.started, time.time())
+        outcomes = {check.nodeid: check.outcome for check in self.checks.values()}
+        board = {**self.scoreboard.as_dict(), "checks": outcomes}
         try:
             path.write_text(html, encoding="utf-8")
+            (self.folder / SCOREBOARD_FILE).write_text(json.dumps(board, indent=2))
         except OSError as exc:
             self.written = f"e2e report NOT written to {path}: {exc.strerror or exc}"
         else:

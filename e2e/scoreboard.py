@@ -22,6 +22,8 @@ class Scoreboard:
     delta_checks: list[str] = field(default_factory=list)
     # scenario -> (topic, sent_at, first_received_at) per delivery, for the report's charts
     timings: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
+    # scenario -> name -> what else a check saw (the app's last answer), for the matrix
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def verdict(self, scenario: str, verdict: QueueVerdict) -> None:
         self.rows.append((scenario, verdict))
@@ -35,6 +37,25 @@ class Scoreboard:
     def delta(self, scenario: str, query: str, delta: float) -> None:
         self.deltas.append((scenario, query, delta))
         self.delta_checks.append(current_check())
+
+    def fact(self, scenario: str, name: str, value: str) -> None:
+        self.facts.setdefault(scenario, {})[name] = value
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the report keeps as scoreboard.json: the version matrix reads it."""
+        return {
+            "rows": [
+                {"scenario": scenario, "check": check, "arrivals": v.arrivals, **v.counts()}
+                for (scenario, v), check in zip(self.rows, self.row_checks, strict=True)
+            ],
+            "deltas": [
+                {"scenario": scenario, "query": query, "delta": delta, "check": check}
+                for (scenario, query, delta), check in zip(
+                    self.deltas, self.delta_checks, strict=True
+                )
+            ],
+            "facts": self.facts,
+        }
 
     def delivery_times(self, scenario: str, records: list[dict[str, Any]]) -> None:
         """Keep when each message was sent and first received (ledger records)."""

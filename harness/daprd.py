@@ -1,9 +1,13 @@
-"""Finding, checking and installing the pinned daprd.
+"""Finding, checking and installing daprd releases side by side.
 
-Lookup order: `$DAPRD`, `daprd` on PATH, `~/.dapr/bin/daprd`. When none is there, the
-official release archive is used where it can be downloaded; otherwise daprd is built
-from the Go module proxy the way the release is built (`-tags allcomponents`, CGO off,
-version ldflags) and installed to `~/.dapr/bin/daprd`. What is present is never rebuilt.
+Lookup order: `$DAPRD`, `daprd` on PATH, then the release's own install path:
+`~/.dapr/bin/daprd` for the pinned release, `~/.dapr/bin/daprd-<version>` for any other
+(the version matrix runs several). When none is there, the official release archive is
+used where it can be downloaded; otherwise daprd is built from the Go module proxy the way
+the release is built (`-tags allcomponents`, CGO off, version ldflags, with the
+components-contrib version the release's go.mod requires). A binary is checked to report
+the asked version before it is put in place, so a failed or wrong build leaves nothing
+behind. What is present is never rebuilt.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.arguments import run_command
+from harness.arguments import one_line_parser, run_command
 from harness.errors import HarnessError
 from harness.progress import say, wait_with_ticks
 from harness.settings import DEFAULT_DAPR_VERSION
 
 MODULE = "github.com/dapr/dapr"
 COMMAND = f"{MODULE}/cmd/daprd"
+CONTRIB = "github.com/dapr/components-contrib"
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-rc\.\d+)?$")
 RELEASE_URL = "https://github.com/dapr/dapr/releases/download/v{version}/daprd_{os}_{arch}.tar.gz"
 DEFAULT_INSTALL = Path.home() / ".dapr" / "bin" / "daprd"
@@ -51,6 +56,14 @@ SUBSTITUTES: dict[str, dict[str, tuple[str, str]]] = {
         "github.com/apache/pulsar-client-go": ("github.com/twmb/pulsar-client-go", ""),
         "github.com/iskorotkov/avro/v2": ("github.com/iskorotkov/avro/v2", "local:avro"),
     },
+}
+
+# Module versions a Dapr release requires that no longer compile with the Go this suite
+# needs (1.26): always replaced by the nearest release of the same module that does, and
+# recorded as such. choleraehyq/pid v0.0.20 (reached through dubbo-go) reads the runtime's
+# internals in assembly that Go 1.26 rejects; v0.0.24 carries Go 1.24 to 1.26 support.
+UPGRADES: dict[str, dict[str, str]] = {
+    "1.16.0": {"github.com/choleraehyq/pid": "github.com/choleraehyq/pid v0.0.24"},
 }
 
 # The pulsar registration in daprd sets two limits on this library's global config; the
@@ -87,6 +100,11 @@ def check_version_string(version: str) -> str:
     return version
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """Release order: 1.16.0 < 1.17.5 < 1.18.3 (a release candidate's suffix is ignored)."""
+    return tuple(int(part) for part in check_version_string(version).split("-", 1)[0].split("."))
+
+
 def reported_version(binary: Path) -> str:
     """What `daprd --version` prints, stripped."""
     if not binary.exists():
@@ -103,7 +121,19 @@ def reported_version(binary: Path) -> str:
     return text.splitlines()[-1].strip() if text else ""
 
 
-def candidates(env: dict[str, str] | None = None) -> list[tuple[str, Path]]:
+def install_path(version: str) -> Path:
+    """Where release `version` is installed: the pinned one as `daprd`, others beside it."""
+    if version == DEFAULT_DAPR_VERSION:
+        return DEFAULT_INSTALL
+    return DEFAULT_INSTALL.with_name(f"daprd-{version}")
+
+
+def build_record_path(binary: Path) -> Path:
+    """The build record beside a built daprd: daprd.build.json, daprd-1.16.0.build.json."""
+    return binary.with_name(f"{binary.name}.build.json")
+
+
+def candidates(version: str, env: dict[str, str] | None = None) -> list[tuple[str, Path]]:
     env = dict(os.environ if env is None else env)
     found: list[tuple[str, Path]] = []
     if env.get("DAPRD"):
@@ -111,7 +141,7 @@ def candidates(env: dict[str, str] | None = None) -> list[tuple[str, Path]]:
     on_path = shutil.which("daprd", path=env.get("PATH"))
     if on_path:
         found.append(("PATH", Path(on_path)))
-    found.append(("~/.dapr/bin", DEFAULT_INSTALL))
+    found.append(("~/.dapr/bin", install_path(version)))
     return found
 
 
@@ -120,7 +150,7 @@ def locate(version: str, env: dict[str, str] | None = None) -> Path | None:
 
     A daprd named by $DAPRD must exist and match: the user asked for that one.
     """
-    for source, path in candidates(env):
+    for source, path in candidates(version, env):
         if not path.exists():
             if source == "$DAPRD":
                 raise HarnessError(f"DAPRD={path} does not exist")
@@ -146,17 +176,25 @@ def ensure_daprd(version: str, progress: Progress = _say) -> Path:
     path = locate(version)
     if path:
         return path
-    install_to = DEFAULT_INSTALL
+    install_to = install_path(version)
     if install_to.exists():
         module_info(version)  # an unknown version is named as such before anything else
         raise _wrong_version(install_to, "~/.dapr/bin", reported_version(install_to), version)
+    if shutil.which("go"):
+        module_info(version)  # an unknown or refused version: one line, nothing tried yet
     progress(f"daprd {version} not found; installing to {install_to}")
     if not download_release(version, install_to, progress):
         build_from_module_proxy(version, install_to, progress)
-    found = reported_version(install_to)
-    if found.lstrip("v") != version:
-        raise HarnessError(f"installed daprd reports {found!r}, expected {version}")
     return install_to
+
+
+def refuse_other_version(binary: Path, version: str) -> None:
+    """A daprd that does not report `version` is never installed under that name."""
+    found = reported_version(binary)
+    if found.lstrip("v") != version:
+        raise HarnessError(
+            f"the daprd built for {version} reports {found or 'no version'!r}; not installed"
+        )
 
 
 def download_release(version: str, target: Path, progress: Progress) -> bool:
@@ -180,7 +218,7 @@ def download_release(version: str, target: Path, progress: Progress) -> bool:
         raise HarnessError(f"{url} is not a daprd release archive: {exc}") from None
     if not binary:
         raise HarnessError(f"{url} has no daprd inside")
-    _install_bytes(binary, target)
+    _install_bytes(binary, target, version)
     progress(f"installed the release binary to {target}")
     return True
 
@@ -191,12 +229,17 @@ def _fetch(url: str) -> bytes:
     return data
 
 
-def _install_bytes(data: bytes, target: Path) -> None:
+def _install_bytes(data: bytes, target: Path, version: str) -> None:
+    """Write, check the version, then rename into place: never a half or wrong install."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
-    tmp.write_bytes(data)
-    tmp.chmod(0o755)
-    tmp.replace(target)
+    tmp = target.with_name(f"{target.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        tmp.chmod(0o755)
+        refuse_other_version(tmp, version)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -205,18 +248,36 @@ class ModuleInfo:
     commit: str
     gomod: Path
 
+    def requirement(self, module: str) -> str:
+        """The version of `module` this release's go.mod requires ("" if none)."""
+        pattern = rf"^\s*(?:require\s+)?{re.escape(module)} (v\S+)"
+        match = re.search(pattern, self.gomod.read_text(), re.MULTILINE)
+        return match.group(1) if match else ""
+
 
 def module_info(version: str) -> ModuleInfo:
     result = _go(["mod", "download", "-json", f"{MODULE}@v{version}"], cwd=Path.cwd(), check=False)
-    info = json.loads(result.stdout or "{}")
-    if info.get("Error") or result.returncode != 0:
-        reason = _last_error(info.get("Error") or result.stderr)
+    try:
+        info = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError:
+        info = {}
+    if info.get("Error") or result.returncode != 0 or "GoMod" not in info:
         raise HarnessError(
             f"unknown Dapr version {version}: the Go module proxy does not serve "
-            f"{MODULE}@v{version} ({reason})"
+            f"{MODULE}@v{version} ({proxy_answer(info.get('Error') or result.stderr)})"
         )
     commit = info.get("Origin", {}).get("Hash", "")
     return ModuleInfo(version=version, commit=commit, gomod=Path(info["GoMod"]))
+
+
+def proxy_answer(error: str) -> str:
+    """What the proxy answered, in one line: `403 Forbidden: This module version is not
+    available.` rather than go's two-line message."""
+    status = re.search(r": (\d{3} [^\n]*)", error)
+    server = re.search(r"server response: (.+)", error)
+    if status and server:
+        return f"{status.group(1).strip()}: {server.group(1).strip()}"
+    return _last_error(error)
 
 
 def replace_lines(gomod_text: str) -> list[str]:
@@ -324,7 +385,8 @@ def _write_wrapper(workdir: Path, info: ModuleInfo, substitutes: dict[str, str])
 
 def _tidy(workdir: Path, info: ModuleInfo, progress: Progress) -> dict[str, str]:
     """Resolve the wrapper's modules; fall back to known substitutes if the proxy refuses."""
-    _write_wrapper(workdir, info, {})
+    upgrades = UPGRADES.get(info.version, {})
+    _write_wrapper(workdir, info, upgrades)
     progress("resolving modules (go mod tidy)")
     result = _go(["mod", "tidy"], cwd=workdir, check=False)
     if result.returncode == 0:
@@ -335,7 +397,7 @@ def _tidy(workdir: Path, info: ModuleInfo, progress: Progress) -> dict[str, str]
         raise HarnessError(f"go mod tidy failed: {_last_error(result.stderr)}")
     progress(f"the Go module proxy refuses {', '.join(sorted(refused))}; using substitutes")
     substitutes = {path: new for path, (_, new) in known.items()}
-    _write_wrapper(workdir, info, substitutes)
+    _write_wrapper(workdir, info, {**upgrades, **substitutes})
     _go(["mod", "tidy"], cwd=workdir)
     return substitutes
 
@@ -349,14 +411,16 @@ def build_from_module_proxy(version: str, target: Path, progress: Progress) -> N
         progress("compiling daprd with -tags allcomponents (the first build takes many minutes)")
         output = workdir / "daprd"
         _build_with_ticks(workdir, info, output, progress)
-        _install_bytes(output.read_bytes(), target)
+        _install_bytes(output.read_bytes(), target, version)
     record = {
         "version": version,
         "commit": info.commit,
+        "components_contrib": info.requirement(CONTRIB),
         "built_seconds": round(time.monotonic() - started),
         "substitutes": substitutes,
+        "upgrades": UPGRADES.get(version, {}),
     }
-    target.with_name("daprd.build.json").write_text(json.dumps(record, indent=2) + "\n")
+    build_record_path(target).write_text(json.dumps(record, indent=2) + "\n")
     progress(f"installed {target} in {record['built_seconds']} s")
 
 
@@ -382,11 +446,19 @@ def _build_with_ticks(workdir: Path, info: ModuleInfo, output: Path, progress: P
         raise HarnessError(f"go build of daprd failed: {_last_error(log.read_text())}")
 
 
-def main() -> int:
-    """`python -m harness.daprd`: install the pinned daprd; needs only the standard library."""
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.daprd [--version X]`: install release X (default: $DAPR_VERSION,
+    else the pinned one) beside the others; needs only the standard library."""
+    parser = one_line_parser("python -m harness.daprd", main.__doc__)
+    parser.add_argument(
+        "--version",
+        default=os.environ.get("DAPR_VERSION") or DEFAULT_DAPR_VERSION,
+        help="a Dapr release such as 1.16.0 (default: $DAPR_VERSION or the pinned release)",
+    )
+    version = parser.parse_args(argv).version
 
     def install() -> str:
-        path = ensure_daprd(os.environ.get("DAPR_VERSION") or DEFAULT_DAPR_VERSION)
+        path = ensure_daprd(version)
         return f"daprd {reported_version(path)} at {path}"
 
     return run_command(install)

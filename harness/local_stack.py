@@ -34,6 +34,7 @@ from harness.resources import (
     render_prometheus_config,
 )
 from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
+from harness.subscription_profile import service1_env
 from harness.tokens import StackTokens, issue_tokens
 from harness.tools import STACK_COMMANDS, ensure_tools
 from harness.wait import poll
@@ -230,6 +231,7 @@ class LocalStack:
             "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
             "LEDGER_PATH": str(s.run_dir / "ledger.db"),
             "PYTHONPATH": str(REPO_ROOT),
+            **service1_env(s.subscription_profile),
             **self.tokens.service_env(),
         }
         image = dict((a, i) for a, i, _ in self._images()).get(app_id)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from harness.settings import REPO_ROOT, StackSettings
+from harness.subscription_profile import keeps_resource, redelivery_metadata
 
 SOURCE_DIR = REPO_ROOT / "system_under_test" / "resources"
 CONFIG_FILE = "config.yaml"
@@ -39,6 +40,8 @@ def render_component(resource: dict[str, Any], settings: StackSettings) -> dict[
         return _on_broker(resource, settings)
     if spec["type"].endswith(".redis"):
         _set_metadata(resource, "redisHost", f"{settings.host}:{settings.redis_port}")
+    for name, value in redelivery_metadata(resource, settings.subscription_profile).items():
+        _set_metadata(resource, name, value)
     return resource
 
 
@@ -93,7 +96,11 @@ def render_dapr_resources(settings: StackSettings, source: Path = SOURCE_DIR) ->
     for path in sorted(source.glob("*.yaml")):
         if path.name == CONFIG_FILE:
             continue
-        rendered = render_component(yaml.safe_load(path.read_text()), settings)
+        resource = yaml.safe_load(path.read_text())
+        if not keeps_resource(resource, settings.subscription_profile):
+            (out_dir / path.name).unlink(missing_ok=True)
+            continue
+        rendered = render_component(resource, settings)
         (out_dir / path.name).write_text(yaml.safe_dump(rendered, sort_keys=False))
     config_source = settings.dapr_config or source / CONFIG_FILE
     configuration = yaml.safe_load(config_source.read_text())

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.brokers import BROKER_NAMES, BROKERS, Broker, BrokerPlace
 from harness.env import env_choice, env_flag, env_int, env_seconds
 from harness.errors import SettingsError
+from harness.subscription_profile import PROFILES, STANDARD
 from harness.tokens import tokens_enabled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,7 @@ class StackSettings:
     service2_image: str = ""
     tokens: bool = True  # HARNESS_TOKENS=off: a tokenless stack (harness/tokens.py)
     dapr_resources: Path | None = None  # None: system_under_test/resources
+    subscription_profile: str = STANDARD  # harness/subscription_profile.py
     # Jaeger (optional): the query API and UI, its gRPC query port, the OTLP/HTTP receiver
     jaeger: bool = False
     jaeger_query_port: int = 9686
@@ -100,6 +102,8 @@ class StackSettings:
             dapr_resources=Path(env["HARNESS_DAPR_RESOURCES"])
             if env.get("HARNESS_DAPR_RESOURCES")
             else None,
+            subscription_profile=env_choice(env, "HARNESS_SUBSCRIPTION_PROFILE", PROFILES)
+            or STANDARD,
             jaeger=env_flag(env, "HARNESS_JAEGER"),
             jaeger_query_port=base.jaeger_query_port,
             jaeger_grpc_port=base.jaeger_grpc_port,

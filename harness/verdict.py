@@ -86,6 +86,11 @@ class QueueVerdict:
             "dead_lettered": len(self.dead_lettered),
         }
 
+    @property
+    def arrivals(self) -> int:
+        """Deliveries of acknowledged messages on their topic, redeliveries included."""
+        return sum(self.duplicated.get(seq, 1) for seq in self.delivered)
+
     def fractions(self) -> dict[str, float]:
         """Each count as a fraction of the attempts (0 for an empty run)."""
         whole = self.attempted or 1

@@ -50,6 +50,18 @@ def env_float(env: Mapping[str, str], name: str, default: float, minimum: float)
     return value
 
 
+def env_switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """on/off (also 1/0, true/false, yes/no); unset or blank is `default`."""
+    raw = env_text(env, name, "").lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}={raw!r} must be on or off")
+
+
 def env_list(env: Mapping[str, str], name: str, default: Iterable[str]) -> tuple[str, ...]:
     raw = env_text(env, name, "")
     if raw == "":

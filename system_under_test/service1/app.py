@@ -159,12 +159,8 @@ def check_message_fields(body: dict[str, Any]) -> None:
 async def dapr_subscribe(request: Request) -> Response:
     settings = Service1.of(request).settings
     subscriptions: list[dict[str, Any]] = [
-        {
-            "pubsubname": settings.pubsub_name,
-            "topic": topic,
-            "route": f"/{topic}",
-            "deadLetterTopic": dead_letter_topic(topic),
-        }
+        {"pubsubname": settings.pubsub_name, "topic": topic, "route": f"/{topic}"}
+        | ({"deadLetterTopic": dead_letter_topic(topic)} if settings.dead_letter_topics else {})
         for topic in settings.topics
     ]
     subscriptions += [

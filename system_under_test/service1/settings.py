@@ -16,6 +16,7 @@ from system_under_test.common.settings import (
     env_int,
     env_list,
     env_log_level,
+    env_switch,
     env_text,
 )
 
@@ -45,6 +46,8 @@ class Service1Settings:
     state_key: str = "dapr-series"
     service2_app_id: str = "service-2"
     topics: tuple[str, ...] = DEFAULT_TOPICS
+    # off: t1/t2 subscriptions without a dead-letter topic (the harness' plain profile)
+    dead_letter_topics: bool = True
     t2_delay_seconds: float = 10.0
     max_body_bytes: int = 65536
     ledger_path: Path = field(default_factory=default_ledger_path)
@@ -73,6 +76,7 @@ class Service1Settings:
             state_key=env_text(env, "STATE_KEY", base.state_key),
             service2_app_id=env_text(env, "SERVICE2_APP_ID", base.service2_app_id),
             topics=env_list(env, "TOPICS", base.topics),
+            dead_letter_topics=env_switch(env, "DEAD_LETTER_TOPICS", base.dead_letter_topics),
             t2_delay_seconds=env_float(env, "T2_DELAY_SECONDS", base.t2_delay_seconds, 0.0),
             max_body_bytes=env_int(env, "MAX_BODY_BYTES", base.max_body_bytes, 1024, 16 << 20),
             ledger_path=Path(env_text(env, "LEDGER_PATH", str(base.ledger_path))),

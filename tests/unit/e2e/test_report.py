@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,6 +78,13 @@ def test_a_run_leaves_junit_and_html(tmp_path: Path) -> None:
     assert "data:image/png;base64," in page  # the chart is inside the page
     assert "lost 2" in page  # the failure's message
     assert "log tail: daprd-service-1" in page and "&lt;boom&gt;" in page
+    board = json.loads((folder / "scoreboard.json").read_text())
+    assert [(r["scenario"], r["arrivals"], r["lost"]) for r in board["rows"]] == [
+        ("ten on t1", 10, 0),
+        ("four on t1", 2, 2),
+    ]
+    assert board["deltas"][0]["delta"] == 10
+    assert sorted(board["checks"].values()) == ["failed", "passed"]
 
 
 def test_the_folder_comes_from_the_environment(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,76 @@ def test_every_known_substitute_is_used_only_when_refused():
         assert daprd.VERSION_PATTERN.match(version)
         for refused, new in table.values():
             assert refused and (new == "" or new.startswith("local:") or " v" in new)
+
+
+def test_other_releases_are_installed_beside_the_pinned_one(monkeypatch, tmp_path):
+    monkeypatch.setattr(daprd, "DEFAULT_INSTALL", tmp_path / "daprd")
+    assert daprd.install_path("1.18.3") == tmp_path / "daprd"
+    assert daprd.install_path("1.16.0") == tmp_path / "daprd-1.16.0"
+    assert daprd.build_record_path(tmp_path / "daprd-1.16.0").name == "daprd-1.16.0.build.json"
+    assert daprd.build_record_path(tmp_path / "daprd").name == "daprd.build.json"
+
+
+def test_a_release_is_found_at_its_own_install_path(monkeypatch, tmp_path):
+    monkeypatch.setattr(daprd, "DEFAULT_INSTALL", fake_daprd(tmp_path / "daprd", "1.18.3"))
+    other = fake_daprd(tmp_path / "daprd-1.16.0", "1.16.0")
+    assert daprd.locate("1.16.0", {"PATH": ""}) == other
+    assert daprd.locate("1.18.3", {"PATH": ""}) == tmp_path / "daprd"
+
+
+def test_a_binary_of_another_version_is_not_installed(tmp_path):
+    target = tmp_path / "daprd-1.16.0"
+    script = b"#!/bin/sh\necho 1.18.3\n"
+    with pytest.raises(HarnessError, match="built for 1.16.0 reports '1.18.3'; not installed"):
+        daprd._install_bytes(script, target, "1.16.0")
+    assert list(tmp_path.iterdir()) == []  # neither the binary nor its partial copy
+
+
+def test_a_binary_of_the_right_version_is_installed(tmp_path):
+    target = tmp_path / "daprd-1.16.0"
+    daprd._install_bytes(b"#!/bin/sh\necho 1.16.0\n", target, "1.16.0")
+    assert [p.name for p in tmp_path.iterdir()] == ["daprd-1.16.0"]
+
+
+def test_the_proxy_answer_is_one_line():
+    error = (
+        "github.com/dapr/dapr@v1.17.1: reading https://proxy.golang.org/github.com/dapr/dapr/"
+        "@v/v1.17.1.info: 403 Forbidden\n\tserver response: This module version is not available."
+    )
+    assert daprd.proxy_answer(error) == "403 Forbidden: This module version is not available."
+    assert daprd.proxy_answer("go: something else\nlast words") == "last words"
+
+
+def test_release_order():
+    assert daprd.version_key("1.9.0") < daprd.version_key("1.16.0") < daprd.version_key("1.18.3")
+    assert daprd.version_key("v1.19.0-rc.1") == (1, 19, 0)
+
+
+@pytest.mark.parametrize("raw", ["latest", "1.x", "1.18"])
+def test_a_malformed_version_on_the_command_line_is_one_line(raw, capsys):
+    assert daprd.main(["--version", raw]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is not a Dapr release number" in err
+
+
+def test_a_refused_version_names_what_the_proxy_answered(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(daprd, "DEFAULT_INSTALL", tmp_path / "daprd")
+    answer = (
+        "github.com/dapr/dapr@v1.17.1: reading https://proxy/x: 403 Forbidden\n"
+        "\tserver response: This module version is not available."
+    )
+    refused = subprocess.CompletedProcess([], 1, json.dumps({"Error": answer}), "")
+    monkeypatch.setattr(daprd, "_go", lambda *a, **k: refused)
+    monkeypatch.setattr(daprd, "download_release", lambda *a: False)
+    assert daprd.main(["--version", "1.17.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "error: unknown Dapr version 1.17.1: the Go module proxy does not serve "
+        "github.com/dapr/dapr@v1.17.1 (403 Forbidden: This module version is not available.)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_upgrades_replace_modules_that_no_longer_compile(tmp_path):
+    text = wrapper(tmp_path, daprd.UPGRADES["1.16.0"])
+    assert "\tgithub.com/choleraehyq/pid => github.com/choleraehyq/pid v0.0.24" in text

@@ -89,3 +89,21 @@ def test_another_resources_folder(tmp_path):
 def test_a_missing_resources_folder_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="HARNESS_DAPR_RESOURCES=.* is not a folder"):
         StackSettings.from_env({"HARNESS_DAPR_RESOURCES": str(tmp_path / "absent")})
+
+
+def test_the_plain_profile_has_no_resiliency_and_quick_redelivery(tmp_path):
+    settings = StackSettings.from_env(
+        {"HARNESS_RUN_DIR": str(tmp_path), "HARNESS_SUBSCRIPTION_PROFILE": "plain"}
+    )
+    resources, _ = render_dapr_resources(settings)
+    assert not (resources / "resiliency.yaml").exists()
+    messagebus = yaml.safe_load((resources / "messagebus.yaml").read_text())
+    metadata = {m["name"]: m["value"] for m in messagebus["spec"]["metadata"]}
+    assert (metadata["processingTimeout"], metadata["redeliverInterval"]) == ("3000", "1000")
+    featurebus = yaml.safe_load((resources / "featurebus.yaml").read_text())
+    assert "processingTimeout" not in {m["name"] for m in featurebus["spec"]["metadata"]}
+
+
+def test_an_unknown_subscription_profile_is_refused():
+    with pytest.raises(SettingsError, match="HARNESS_SUBSCRIPTION_PROFILE='none' must be"):
+        StackSettings.from_env({"HARNESS_SUBSCRIPTION_PROFILE": "none"})

@@ -205,6 +205,23 @@ def test_dapr_subscribe_lists_topics_and_dead_letter_topics(client: TestClient) 
     ]
 
 
+def test_dapr_subscribe_without_dead_letter_topics(tmp_path: Path, daprd: FakeDaprd) -> None:
+    """The plain subscription profile: t1 and t2 subscribed without a dead-letter topic."""
+    settings = make_settings(tmp_path, dead_letter_topics=False)
+    with TestClient(create_app(settings, daprd.transport)) as client:
+        subscriptions = client.get("/dapr/subscribe").json()
+    tutorial = {s["topic"]: s for s in subscriptions if s["pubsubname"] == "messagebus"}
+    assert tutorial["t1"] == {"pubsubname": "messagebus", "topic": "t1", "route": "/t1"}
+    assert "deadLetterTopic" not in tutorial["t2"]
+
+
+def test_dead_letter_topics_setting_is_a_switch() -> None:
+    assert Service1Settings.from_env({"DEAD_LETTER_TOPICS": "off"}).dead_letter_topics is False
+    assert Service1Settings.from_env({}).dead_letter_topics is True
+    with pytest.raises(SettingsError, match="DEAD_LETTER_TOPICS='maybe' must be on or off"):
+        Service1Settings.from_env({"DEAD_LETTER_TOPICS": "maybe"})
+
+
 def test_dapr_subscribe_follows_topic_settings(tmp_path: Path, daprd: FakeDaprd) -> None:
     settings = make_settings(tmp_path, topics=("t2",), pubsub_name="bus")
     with TestClient(create_app(settings, daprd.transport)) as client:
