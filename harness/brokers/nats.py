@@ -57,6 +57,9 @@ class Nats:
             "name": f"{{appID}}-{component}",
             "durableName": f"{{appID}}-{component}",
             "deliverPolicy": "all",
+            # The component handles one message at a time unless told otherwise; bulk and
+            # TTL batches would then fill one message per window (Redis runs 10 workers)
+            "concurrencyMode": "parallel",
         }
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
