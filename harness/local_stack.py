@@ -299,7 +299,8 @@ class LocalStack:
         self._launch("prometheus")
         for name in first:
             self._launch(name)
-        self._wait_ready(first)
+        broker_start = self.settings.broker_server().ready_seconds
+        self._wait_ready(first, max(self.settings.ready_timeout_seconds, broker_start))
         self._prepare_broker()
         rest = [name for name in self.components if name not in (*first, "prometheus")]
         for name in rest:
@@ -314,7 +315,7 @@ class LocalStack:
         self._say(f"starting {name}")
         self.components[name].process.start()
 
-    def _wait_ready(self, names: list[str]) -> None:
+    def _wait_ready(self, names: list[str], timeout: float | None = None) -> None:
         """Until every named component is ready; a dead or late one raises, naming it."""
         pending = list(names)
 
@@ -326,7 +327,7 @@ class LocalStack:
                     self._say(f"{name} ready")
             return pending
 
-        timeout = self.settings.ready_timeout_seconds
+        timeout = timeout or self.settings.ready_timeout_seconds
         late = poll(
             still_pending,
             lambda left: not left,

@@ -15,6 +15,7 @@ PACKAGES = {
     "prometheus": "prometheus",
     "nats-server": "nats-server",
     "mosquitto": "mosquitto",
+    "rabbitmq-server": "rabbitmq-server",
 }
 STACK_COMMANDS = ["redis-server", "prometheus"]  # what every local stack runs
 

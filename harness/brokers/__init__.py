@@ -9,9 +9,12 @@ from __future__ import annotations
 from harness.brokers.base import Broker, BrokerPlace
 from harness.brokers.mqtt import Mqtt
 from harness.brokers.nats import Nats
+from harness.brokers.rabbitmq import RabbitMq
 from harness.brokers.redis import Redis
 
-BROKERS: dict[str, Broker] = {broker.name: broker for broker in (Redis(), Nats(), Mqtt())}
+BROKERS: dict[str, Broker] = {
+    broker.name: broker for broker in (Redis(), Nats(), Mqtt(), RabbitMq())
+}
 BROKER_NAMES = tuple(BROKERS)
 
 __all__ = ["BROKERS", "BROKER_NAMES", "Broker", "BrokerPlace"]

@@ -30,6 +30,7 @@ class Broker(Protocol):
     component_type: str  # the Dapr pubsub component type, e.g. "pubsub.jetstream"
     command: str  # the server command the stack runs; "" when the stack's redis serves
     port_names: tuple[str, ...]  # one pinned port each, from BrokerPlace.first_port on
+    ready_seconds: float  # how long the server may take to start (an Erlang node is slow)
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
         """The server's command line; config files it needs are written here too."""

@@ -20,6 +20,7 @@ class Mqtt:
     component_type: str = "pubsub.mqtt3"
     command: str = "mosquitto"
     port_names: tuple[str, ...] = ("mqtt",)
+    ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
         place.data_dir.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ class Nats:
     component_type: str = "pubsub.jetstream"
     command: str = "nats-server"
     port_names: tuple[str, ...] = ("nats", "nats monitor")
+    ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
         config = place.data_dir / "nats.conf"

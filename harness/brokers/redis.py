@@ -16,6 +16,7 @@ class Redis:
     component_type: str = "pubsub.redis"
     command: str = ""
     port_names: tuple[str, ...] = ()
+    ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
         raise NotImplementedError("the stack's redis-server is the broker")

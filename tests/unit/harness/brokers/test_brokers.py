@@ -82,3 +82,16 @@ def test_server_configs_listen_on_loopback_only(tmp_path: Path) -> None:
     argv = BROKERS["mqtt"].argv("mosquitto", place)
     assert argv == ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")]
     assert "listener 6400 127.0.0.1" in (tmp_path / "mosquitto.conf").read_text()
+
+
+def test_the_rabbitmq_node_and_its_epmd_stay_on_loopback(tmp_path: Path) -> None:
+    place = BrokerPlace("127.0.0.1", 6400, tmp_path)
+    argv = BROKERS["rabbitmq"].argv("rabbitmq-server", place)
+    conf = (tmp_path / "rabbitmq.conf").read_text()
+    assert "listeners.tcp.default = 127.0.0.1:6400" in conf
+    assert "management.tcp.ip = 127.0.0.1" in conf and "management.tcp.port = 6401" in conf
+    assert "ERL_EPMD_ADDRESS=127.0.0.1" in argv and "ERL_EPMD_PORT=6402" in argv
+    assert "RABBITMQ_DIST_PORT=6403" in argv
+    assert any("inet_dist_use_interface {127,0,0,1}" in a for a in argv)
+    # epmd is started by the shell that becomes the node: one process group for both
+    assert argv[argv.index("sh") + 2] == 'epmd -address 127.0.0.1 -port 6402 & exec "$0"'
