@@ -29,20 +29,25 @@ ENVELOPE = {
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
+def t1_delivery(run: str, seq: int) -> Delivery:
+    """One delivery of t1 as service-1's handler sees it arrive."""
+    return Delivery(
+        event_id=str(uuid.uuid4()),
+        topic="t1",
+        route="/t1",
+        run=run,
+        seq=seq,
+        sent_at=time.time(),
+        traceparent=TRACEPARENT,
+        envelope=ENVELOPE,
+    )
+
+
 def record_deliveries(ledger: Ledger, run: str, count: int) -> list[float]:
     """Seconds each of `count` deliveries of one run took to record, arrival and answer."""
     durations = []
     for seq in range(count):
-        delivery = Delivery(
-            event_id=str(uuid.uuid4()),
-            topic="t1",
-            route="/t1",
-            run=run,
-            seq=seq,
-            sent_at=time.time(),
-            traceparent=TRACEPARENT,
-            envelope=ENVELOPE,
-        )
+        delivery = t1_delivery(run, seq)
         started = time.perf_counter()
         ledger.answered(ledger.received(delivery), "SUCCESS")
         durations.append(time.perf_counter() - started)

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,9 @@ from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import ArrivalCursor, LedgerClient, new_run_id
 from loadtests.accounting import DeliveryTracker, Publish
-from loadtests.bench_ledger import ENVELOPE, TRACEPARENT
+from loadtests.bench_ledger import t1_delivery
 from loadtests.served_app import pinned_port, served
-from system_under_test.service1.ledger import Delivery, Ledger
+from system_under_test.service1.ledger import Ledger
 
 SIZES = (1_000, 10_000, 100_000)
 PORT = 6068  # service-1 of this benchmark; HARNESS_PORT_OFFSET moves it
@@ -52,17 +51,7 @@ FLAGS = {
 
 def record(ledger: Ledger, run: str, seq: int) -> int:
     """One delivery of t1 as the handler records it: arrival, then answer. Its attempt."""
-    delivery = Delivery(
-        event_id=str(uuid.uuid4()),
-        topic="t1",
-        route="/t1",
-        run=run,
-        seq=seq,
-        sent_at=time.time(),
-        traceparent=TRACEPARENT,
-        envelope=ENVELOPE,
-    )
-    attempt = ledger.received(delivery)
+    attempt = ledger.received(t1_delivery(run, seq))
     ledger.answered(attempt, "SUCCESS")
     return attempt
 
