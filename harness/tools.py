@@ -16,7 +16,11 @@ PACKAGES = {
     "nats-server": "nats-server",
     "mosquitto": "mosquitto",
     "rabbitmq-server": "rabbitmq-server",
+    "java": "openjdk-17-jre-headless",  # Kafka's node (harness/brokers/kafka.py)
+    "mvn": "maven",  # fetches Kafka's jars (harness/kafka_jars.py)
 }
+# named when missing but never installed by the harness: a JDK is the machine's choice
+NOT_INSTALLED = {"java", "mvn"}
 STACK_COMMANDS = ["redis-server", "prometheus"]  # what every local stack runs
 
 
@@ -37,8 +41,9 @@ def ensure_tools(commands: list[str] | None = None) -> dict[str, str]:
     """Return {command: path}; install missing ones with apt-get where that works."""
     commands = commands or STACK_COMMANDS
     missing = [command for command in commands if not shutil.which(command)]
-    if missing and _apt_possible():
-        packages = [PACKAGES[command] for command in missing]
+    installable = [command for command in missing if command not in NOT_INSTALLED]
+    if installable and _apt_possible():
+        packages = [PACKAGES[command] for command in installable]
         say("harness", f"installing {' '.join(packages)} with apt-get")
         if _apt_get("install", "-y", "-qq", *packages) != 0:
             _apt_get("update", "-qq")

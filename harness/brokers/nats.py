@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
-
 from harness.brokers.base import BrokerPlace
 
 CLIENT, MONITOR = 0, 1
@@ -46,6 +44,8 @@ class Nats:
         return [binary, "--config", str(config)]
 
     def ready(self, place: BrokerPlace) -> bool:
+        import httpx  # here: the installers import this on the stdlib
+
         url = _monitor_url(place, "/healthz?js-enabled-only=true")
         return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
 
@@ -64,6 +64,8 @@ class Nats:
         }
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
+        import httpx
+
         url = _monitor_url(place, "/jsz?streams=true")
         answer = httpx.get(url, timeout=2.0, trust_env=False).json()
         for account in answer.get("account_details") or []:

@@ -9,8 +9,6 @@ the broker's own count.
 
 from __future__ import annotations
 
-import httpx
-
 from harness.brokers.base import BrokerPlace
 
 AMQP, MANAGEMENT, EPMD, DISTRIBUTION = 0, 1, 2, 3
@@ -66,6 +64,8 @@ class RabbitMq:
         ]  # fmt: skip
 
     def ready(self, place: BrokerPlace) -> bool:
+        import httpx  # here: the installers import this on the stdlib
+
         answer = httpx.get(_api(place, "/overview"), auth=GUEST, timeout=1.0, trust_env=False)
         return answer.status_code == 200
 
@@ -84,6 +84,8 @@ class RabbitMq:
         }
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
+        import httpx
+
         url = _api(place, f"/exchanges/%2F/{topic}")
         answer = httpx.get(url, auth=GUEST, timeout=2.0, trust_env=False)
         if answer.status_code == 404:

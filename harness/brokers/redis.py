@@ -6,8 +6,6 @@ its place's first port is the stack's Redis port.
 
 from __future__ import annotations
 
-import redis as redis_client
-
 from harness.brokers.base import BrokerPlace
 
 
@@ -31,6 +29,8 @@ class Redis:
         return {"redisHost": f"{place.host}:{place.first_port}", "redisPassword": ""}
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
+        import redis as redis_client  # here: the installers import this on the stdlib
+
         client = redis_client.Redis(host=place.host, port=place.first_port, socket_timeout=2)
         try:
             return int(client.xlen(topic))

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import kafka_jars, tools
 from harness.brokers import BROKER_NAMES, BROKERS, BrokerPlace
-from harness.errors import SettingsError
+from harness.brokers.kafka import sum_end_offsets
+from harness.errors import HarnessError, SettingsError
 from harness.resources import SOURCE_DIR, broker_topics, render_dapr_resources
 from harness.settings import StackSettings
 
@@ -95,3 +97,62 @@ def test_the_rabbitmq_node_and_its_epmd_stay_on_loopback(tmp_path: Path) -> None
     assert any("inet_dist_use_interface {127,0,0,1}" in a for a in argv)
     # epmd is started by the shell that becomes the node: one process group for both
     assert argv[argv.index("sh") + 2] == 'epmd -address 127.0.0.1 -port 6402 & exec "$0"'
+
+
+def test_the_kafka_node_listens_on_loopback_only_with_its_data_in_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kafka_jars, "ensure_kafka_jars", lambda: tmp_path / "libs")
+    place = BrokerPlace("127.0.0.1", 6400, tmp_path)
+    argv = BROKERS["kafka"].argv("/usr/bin/java", place)
+    conf = dict(
+        line.split("=", 1) for line in (tmp_path / "server.properties").read_text().splitlines()
+    )
+    assert conf["listeners"] == "PLAINTEXT://127.0.0.1:6400,CONTROLLER://127.0.0.1:6401"
+    assert conf["advertised.listeners"] == "PLAINTEXT://127.0.0.1:6400"
+    assert conf["controller.quorum.voters"] == "1@127.0.0.1:6401"
+    assert conf["process.roles"] == "broker,controller"
+    assert conf["log.dirs"] == str(tmp_path / "logs")
+    assert conf["auto.create.topics.enable"] == "true"
+    assert conf["offsets.topic.replication.factor"] == "1"
+    # the storage is formatted by the shell that then becomes the node: one process group
+    assert argv[:2] == ["sh", "-c"] and argv[2].endswith('&& exec "$@"')
+    assert "kafka.tools.StorageTool format --cluster-id" in argv[2]
+    node = argv[4:]
+    assert node[0] == "/usr/bin/java" and "-Xmx512m" in node
+    assert f"-Dlog4j2.configurationFile={tmp_path / 'log4j2.properties'}" in node
+    assert node[-2:] == ["kafka.Kafka", str(tmp_path / "server.properties")]
+
+
+def test_each_kafka_component_has_its_own_group_and_client_and_reads_from_the_start(
+    tmp_path: Path,
+) -> None:
+    resources = rendered(tmp_path, "kafka")
+    bus, feature = metadata(resources["messagebus"]), metadata(resources["featurebus"])
+    assert bus["brokers"] == "127.0.0.1:6400" and bus["authType"] == "none"
+    assert (bus["consumerGroup"], bus["clientID"]) == ("{appID}-messagebus",) * 2
+    assert (feature["consumerGroup"], feature["clientID"]) == ("{appID}-featurebus",) * 2
+    assert bus["initialOffset"] == "oldest"
+
+
+def test_the_kafka_count_sums_the_topic_end_offsets_over_partitions() -> None:
+    output = "t1:0:7\nt1:1:5\nt1-dead-letter:0:3\n"
+    assert sum_end_offsets(output, "t1") == 12
+    assert sum_end_offsets(output, "t1-dead-letter") == 3
+    assert sum_end_offsets("", "t1") == 0
+
+
+def test_a_missing_java_is_one_line_naming_its_package_and_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tools.shutil, "which", lambda _command: None)
+    monkeypatch.setattr(tools, "_apt_get", lambda *_args: pytest.fail("apt-get was called"))
+    with pytest.raises(HarnessError, match="missing java.*apt-get install openjdk-17-jre-headless"):
+        tools.ensure_tools(["java"])
+
+
+def test_the_kafka_pom_asks_for_the_server_and_its_tools_at_one_version() -> None:
+    pom = kafka_jars.pom("4.1.1")
+    assert "<artifactId>kafka_2.13</artifactId><version>4.1.1</version>" in pom
+    assert "<artifactId>kafka-tools</artifactId><version>4.1.1</version>" in pom
+    assert "<artifactId>log4j-slf4j-impl</artifactId>" in pom  # else the node logs nothing
