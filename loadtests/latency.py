@@ -15,7 +15,8 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
         raise ValueError(f"percentile {q} is not in (0, 100]")
     if not sorted_values:
         return None
-    rank = math.ceil(q / 100.0 * len(sorted_values))
+    # rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floats, which is rank 999
+    rank = math.ceil(round(q / 100.0 * len(sorted_values), 9))
     return sorted_values[max(rank, 1) - 1]
 
 
