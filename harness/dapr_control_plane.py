@@ -42,10 +42,10 @@ from harness.kube_apiserver import HOST, KubeApiserver
 from harness.kube_apply import DAPR_NAMESPACE
 from harness.kube_builds import dapr_command
 from harness.longrun import Progress, say
-from harness.ports import ensure_ports_free
+from harness.ports import ensure_ports_free, require_pinned_range
 from harness.private_mounts import loopback_names, require_unshare, with_private_mounts
 from harness.processes import ManagedProcess, stop_all
-from harness.settings import DEFAULT_DAPR_VERSION, EPHEMERAL_PORT_START
+from harness.settings import DEFAULT_DAPR_VERSION
 from harness.wait import WaitTimeout, poll
 
 TRUST_DOMAIN = "cluster.local"
@@ -89,9 +89,7 @@ class ControlPlaneSettings:
             operator_healthz_port=base.operator_healthz_port + offset,
             operator_webhook_port=base.operator_webhook_port + offset,
         )
-        for name, port in settings.ports().items():
-            if not 1024 <= port < EPHEMERAL_PORT_START:
-                raise HarnessError(f"port {port} for {name} must be in 1024..32767")
+        require_pinned_range(settings.ports())
         return settings
 
     def ports(self) -> dict[str, int]:

@@ -31,10 +31,10 @@ from harness.errors import HarnessError
 from harness.gobuild import ensure_command
 from harness.kube_builds import kubernetes_command, kubernetes_release
 from harness.longrun import Progress, say
-from harness.ports import ensure_ports_free
+from harness.ports import ensure_ports_free, require_pinned_range
 from harness.private_mounts import loopback_names, require_unshare, with_private_mounts
 from harness.processes import ManagedProcess, stop_all
-from harness.settings import EPHEMERAL_PORT_START, REPO_ROOT
+from harness.settings import REPO_ROOT
 from harness.tls import KeyPair, issue, make_ca, private_key
 from harness.wait import WaitTimeout, poll
 
@@ -63,9 +63,7 @@ class KubeSettings:
             apiserver_port=base.apiserver_port + offset,
             run_dir=Path(env.get("HARNESS_KUBE_RUN_DIR") or base.run_dir),
         )
-        for name, port in settings.ports().items():
-            if not 1024 <= port < EPHEMERAL_PORT_START:
-                raise HarnessError(f"port {port} for {name} must be in 1024..32767")
+        require_pinned_range(settings.ports())
         return settings
 
     def ports(self) -> dict[str, int]:

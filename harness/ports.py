@@ -8,6 +8,17 @@ import subprocess
 
 from harness.errors import HarnessError
 
+EPHEMERAL_PORT_START = 32768  # the kernel hands out ports from here: pinned ones stay below
+
+
+def require_pinned_range(
+    named_ports: dict[str, int], error: type[HarnessError] = HarnessError
+) -> None:
+    """Every pinned port in 1024..32767, so an offset never moves one out of reach."""
+    for name, port in named_ports.items():
+        if not 1024 <= port < EPHEMERAL_PORT_START:
+            raise error(f"port {port} for {name} must be in 1024..{EPHEMERAL_PORT_START - 1}")
+
 
 def is_port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -9,12 +9,12 @@ from pathlib import Path
 from harness.brokers import BROKER_NAMES, BROKERS, Broker, BrokerPlace
 from harness.env import env_choice, env_flag, env_int, env_seconds
 from harness.errors import SettingsError
+from harness.ports import require_pinned_range
 from harness.subscription_profile import PROFILES, STANDARD
 from harness.tokens import tokens_enabled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DAPR_VERSION = "1.18.3"
-EPHEMERAL_PORT_START = 32768
 
 
 @dataclass(frozen=True)
@@ -157,11 +157,7 @@ class StackSettings:
 
     def validate(self) -> None:
         ports = self.ports()
-        for name, port in ports.items():
-            if not 1024 <= port < EPHEMERAL_PORT_START:
-                raise SettingsError(
-                    f"port {port} for {name} must be in 1024..{EPHEMERAL_PORT_START - 1}"
-                )
+        require_pinned_range(ports, SettingsError)
         seen: dict[int, str] = {}
         for name, port in ports.items():
             if port in seen:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError, SettingsError
-from harness.settings import EPHEMERAL_PORT_START, StackSettings
+from harness.ports import EPHEMERAL_PORT_START
+from harness.settings import StackSettings
 
 
 def test_default_ports_are_pinned_below_the_ephemeral_range_and_distinct():
