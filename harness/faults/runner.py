@@ -112,6 +112,7 @@ class ScenarioResult:
             "scenario": self.scenario.name,
             "title": self.scenario.title,
             "topic": self.scenario.topic,
+            "duplicates_by_design": self.scenario.duplicates_by_design,
             "run": self.run,
             "verdict": self.verdict.as_dict(),
             "recovery": asdict(self.recovery),

@@ -91,7 +91,19 @@ def test_fault_summaries_become_counts_and_counter_deltas():
                      "dead_letter_ingress": {"retry": 0.0, "drop": 0.0}},
     }  # fmt: skip
     seen = {(o.scenario, o.metric): o.compared for o in from_fault_summaries([summary])}
-    assert seen[("faults: sidecar-term", "duplicated")] == "some"
+    assert seen[("faults: sidecar-term", "duplicated")] == "(shown only)"
     assert seen[("faults: sidecar-term", "lost")] == "none"
     assert seen[("faults: sidecar-term", "Δ ingress drop")] == "some"
     assert seen[("faults: sidecar-term", "recovered")] == "(shown only)"
+
+
+def test_duplicates_are_compared_where_the_fault_causes_them_by_design():
+    summary = {
+        "scenario": "service2-down", "duplicates_by_design": True,
+        "verdict": {"counts": {"lost": 0, "duplicated": 0, "dead_lettered": 0, "recovered": 0,
+                               "unexpected": 0}},
+        "counters": {"ingress": {"retry": 0.0, "drop": 0.0},
+                     "dead_letter_ingress": {"retry": 0.0, "drop": 0.0}},
+    }  # fmt: skip
+    seen = {(o.scenario, o.metric): o.compared for o in from_fault_summaries([summary])}
+    assert seen[("faults: service2-down", "duplicated")] == "none"
