@@ -1,4 +1,5 @@
-"""The messages crossed the broker the run asked for (HARNESS_BROKER), not another one.
+"""The messages crossed the broker the run asked for (HARNESS_BROKER or the user's own
+component, HARNESS_PUBSUB_COMPONENT), not another one.
 
 daprd's own metadata must list `messagebus` with the component type of that broker, and the
 broker's own count of what it took for t1 must grow by what service-1 published, so a
@@ -10,6 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from harness.brokers.own import NotCountable
 from harness.client import SuiteClient
 from harness.ledger import new_run_id
 from harness.targets.base import Target
@@ -36,7 +38,10 @@ def test_messagebus_is_the_component_type_of_the_selected_broker(
 def test_the_broker_counts_every_published_message(
     target: Target, service1_daprd: str, suite: SuiteClient
 ) -> None:
-    before = target.broker_messages("t1")
+    try:
+        before = target.broker_messages("t1")
+    except NotCountable as exc:  # a user's own component on a broker the suite cannot ask
+        pytest.skip(str(exc))
     run = new_run_id("broker")
     for seq in range(1, MESSAGES + 1):
         suite.publish_ok("t1", run, seq)

@@ -25,7 +25,7 @@ from harness.errors import HarnessError
 from harness.jaeger import config as jaeger_config
 from harness.jaeger import ensure_jaeger
 from harness.ports import ensure_ports_free
-from harness.processes import ManagedProcess, stop_all
+from harness.processes import ManagedProcess, fatal_message, stop_all
 from harness.progress import say
 from harness.resources import (
     broker_topics,
@@ -355,8 +355,10 @@ class LocalStack:
         if name in self.waiting_for:
             within += f" ({self.waiting_for[name]})"
         tail = self.components[name].process.log_tail(15).rstrip()
+        reason = fatal_message(tail)
+        said = f": {reason}" if reason else ""
         raise HarnessError(
-            f"{name} {what}{within}; log {self._log(name)}:\n{tail or '(empty log)'}"
+            f"{name} {what}{within}{said}; log {self._log(name)}:\n{tail or '(empty log)'}"
         )
 
     def _say(self, message: str) -> None:

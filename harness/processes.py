@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import subprocess
 from collections import deque
@@ -37,6 +38,16 @@ def tail(path: Path, lines: int = 40) -> str:
             return "".join(deque(handle, maxlen=lines))
     except FileNotFoundError:
         return ""
+
+
+# A fatal line of a Go program logging with logrus' text format (daprd, Dapr's control plane)
+_FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
+
+
+def fatal_message(log_text: str) -> str | None:
+    """The message of the last `level=fatal` line: why daprd gave up, in its own words."""
+    found = _FATAL.findall(log_text)
+    return found[-1].replace('\\"', '"') if found else None
 
 
 def pid_alive(pid: int) -> bool:

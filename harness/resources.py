@@ -52,6 +52,7 @@ def _on_broker(resource: dict[str, Any], settings: StackSettings) -> dict[str, A
     kept = [e for e in spec.get("metadata") or [] if e.get("name") in RUNTIME_METADATA]
     own = broker.component_metadata(settings.broker_place(), resource["metadata"]["name"])
     spec["type"] = broker.component_type
+    spec["version"] = broker.component_version
     spec["metadata"] = [{"name": k, "value": v} for k, v in own.items()] + kept
     return resource
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.brokers import BROKER_NAMES, BROKERS, Broker, BrokerPlace
+from harness.brokers.own import OwnComponent
 from harness.env import env_choice, env_flag, env_int, env_seconds
 from harness.errors import SettingsError
 from harness.ports import require_pinned_range
@@ -71,6 +72,8 @@ class StackSettings:
     # The broker behind the pubsub components (harness/brokers); its ports start here
     broker: str = "redis"
     broker_port: int = 6400
+    # HARNESS_PUBSUB_COMPONENT: a user's own pubsub component instead (broker "own")
+    pubsub_component: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -108,8 +111,9 @@ class StackSettings:
             jaeger_query_port=base.jaeger_query_port,
             jaeger_grpc_port=base.jaeger_grpc_port,
             jaeger_otlp_port=base.jaeger_otlp_port,
-            broker=env_choice(env, "HARNESS_BROKER", BROKER_NAMES) or base.broker,
+            broker=chosen_broker(env) or base.broker,
             broker_port=base.broker_port,
+            pubsub_component=Path(env[OWN_ENV]) if env.get(OWN_ENV, "").strip() else None,
         )
         settings.validate()
         return settings
@@ -169,6 +173,8 @@ class StackSettings:
             raise SettingsError(f"HARNESS_DAPR_RESOURCES={self.dapr_resources} is not a folder")
 
     def broker_server(self) -> Broker:
+        if self.broker == OWN and self.pubsub_component is not None:
+            return OwnComponent.load(self.pubsub_component)
         return BROKERS[self.broker]
 
     def broker_place(self) -> BrokerPlace:
@@ -178,3 +184,19 @@ class StackSettings:
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+
+OWN = "own"
+OWN_ENV = "HARNESS_PUBSUB_COMPONENT"
+
+
+def chosen_broker(env: dict[str, str]) -> str | None:
+    """HARNESS_BROKER, or "own" for HARNESS_PUBSUB_COMPONENT; both at once are refused."""
+    named = env_choice(env, "HARNESS_BROKER", BROKER_NAMES)
+    if not env.get(OWN_ENV, "").strip():
+        return named
+    if named not in (None, "redis"):
+        raise SettingsError(
+            f"{OWN_ENV} and HARNESS_BROKER={named} both choose the broker; unset one"
+        )
+    return OWN

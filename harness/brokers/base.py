@@ -28,6 +28,7 @@ class BrokerPlace:
 class Broker(Protocol):
     name: str
     component_type: str  # the Dapr pubsub component type, e.g. "pubsub.jetstream"
+    component_version: str  # the component's spec.version, "v1" for every managed broker
     command: str  # the server command the stack runs; "" when the stack's redis serves
     port_names: tuple[str, ...]  # one pinned port each, from BrokerPlace.first_port on
     ready_seconds: float  # how long the server may take to start (an Erlang node is slow)

@@ -81,6 +81,7 @@ def _jars() -> ModuleType:
 class Kafka:
     name: str = "kafka"
     component_type: str = "pubsub.kafka"
+    component_version: str = "v1"
     command: str = "java"
     port_names: tuple[str, ...] = ("kafka", "kafka controller")
     ready_seconds: float = 120.0

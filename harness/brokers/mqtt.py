@@ -18,6 +18,7 @@ RECEIVED = "$SYS/broker/publish/messages/received"
 class Mqtt:
     name: str = "mqtt"
     component_type: str = "pubsub.mqtt3"
+    component_version: str = "v1"
     command: str = "mosquitto"
     port_names: tuple[str, ...] = ("mqtt",)
     ready_seconds: float = 30.0

@@ -28,6 +28,7 @@ def stream_name(topic: str) -> str:
 class Nats:
     name: str = "nats"
     component_type: str = "pubsub.jetstream"
+    component_version: str = "v1"
     command: str = "nats-server"
     port_names: tuple[str, ...] = ("nats", "nats monitor")
     ready_seconds: float = 30.0

@@ -23,6 +23,7 @@ def _api(place: BrokerPlace, path: str) -> str:
 class RabbitMq:
     name: str = "rabbitmq"
     component_type: str = "pubsub.rabbitmq"
+    component_version: str = "v1"
     command: str = "rabbitmq-server"
     port_names: tuple[str, ...] = (
         "rabbitmq amqp",

@@ -12,6 +12,7 @@ from harness.brokers.base import BrokerPlace
 class Redis:
     name: str = "redis"
     component_type: str = "pubsub.redis"
+    component_version: str = "v1"
     command: str = ""
     port_names: tuple[str, ...] = ()
     ready_seconds: float = 30.0
