@@ -48,3 +48,38 @@ def draw_chart(summary: dict[str, Any], path: Path) -> Path:
     finally:
         plt.close(figure)
     return path
+
+
+def draw_rate_chart(series: dict[str, list[Any]], p99_limit_ms: float, path: Path) -> Path:
+    """Rate searches (loadtests.rate_search.Step lists), one line per label: end-to-end
+    p50 and p99 against the offered rate, and the consumed rate against the offered one."""
+    figure, (latency, rates) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    try:
+        for label, steps in series.items():
+            ordered = sorted(steps, key=lambda s: s.offered)
+            offered = [s.offered for s in ordered]
+            line = latency.plot(offered, [_ms(s.e2e_p99_ms) for s in ordered], marker="o",
+                                label=f"{label} p99")[0]  # fmt: skip
+            latency.plot(offered, [_ms(s.e2e_p50_ms) for s in ordered], marker=".",
+                         linestyle="--", color=line.get_color(), label=f"{label} p50")  # fmt: skip
+            rates.plot(offered, [s.consumed_rate for s in ordered], marker="o", label=label)
+        latency.axhline(p99_limit_ms, color="grey", linestyle=":", label="p99 limit")
+        latency.set_yscale("log")
+        latency.set_ylabel("end-to-end latency (ms, log)")
+        latency.legend(loc="upper left", ncol=2, fontsize="small")
+        latency.set_title("rate search: latency and throughput against the offered rate")
+        top = max((s.offered for steps in series.values() for s in steps), default=1.0)
+        rates.plot([0, top], [0, top], color="grey", linestyle=":", label="offered")
+        rates.set_ylabel("consumed msgs/s")
+        rates.set_xlabel("offered msgs/s")
+        rates.legend(loc="upper left", fontsize="small")
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)
+    return path
+
+
+def _ms(value: float | None) -> float:
+    return value if value else float("nan")  # log scale: no zeros

@@ -91,16 +91,20 @@ def test_a_broker_daprd_cannot_reach_is_named_with_daprds_reason(tmp_path: Path)
         "HARNESS_RUN_DIR": str(tmp_path / "stack"),
         "HARNESS_PUBSUB_COMPONENT": str(written(tmp_path, closed)),
     }
-    up = subprocess.run(
-        [sys.executable, "-m", "harness", "up"], cwd=REPO_ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    try:
+        up = harness("up", env, timeout=120)
+        status = harness("status", env, timeout=30)
+    finally:  # a stack that came up against expectation must not outlive the test
+        harness("down", env, timeout=60)
     first = next(line for line in up.stderr.splitlines() if line.startswith("error:"))
     assert up.returncode != 0
     assert "bus (pubsub.redis/v1)" in first, up.stderr[-2000:]  # messagebus or featurebus
     assert f"127.0.0.1:{closed}: connect: connection refused" in first, up.stderr[-2000:]
-    status = subprocess.run(
-        [sys.executable, "-m", "harness", "status"], cwd=REPO_ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
     assert "not running" in status.stdout + status.stderr
+
+
+def harness(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", command], cwd=REPO_ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

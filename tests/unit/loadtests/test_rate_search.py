@@ -1,0 +1,106 @@
+"""The rate search converges on a fake stack whose knee is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from loadtests.rate_search import (
+    Limits,
+    Search,
+    Step,
+    build_arguments,
+    checked,
+    knee,
+    search,
+    step_from_summary,
+    write_results,
+)
+
+LIMITS = Limits(p99_e2e_ms=1000.0)
+
+
+def fake_stack(capacity: float):
+    """Keeps up to `capacity` msgs/s; above it consumption stalls and latency explodes."""
+
+    def measure(rate: float) -> Step:
+        if rate <= capacity:
+            return Step(rate, rate, rate, 0, 0, 0, 5.0, 20.0 + rate / 10)
+        return Step(rate, rate, capacity * 0.8, int(rate * 5), 0, 0, 900.0, 8000.0)
+
+    return measure
+
+
+@pytest.mark.parametrize("capacity", [130.0, 400.0, 777.0])
+def test_the_search_finds_the_knee_within_its_precision(capacity: float) -> None:
+    steps = search(fake_stack(capacity), Search(start=50, max_rate=1600, precision=0.1,
+                                                max_steps=12), LIMITS)  # fmt: skip
+    found = knee(steps, LIMITS)
+    assert found is not None
+    assert capacity * 0.9 <= found.offered <= capacity
+    failed = [s.offered for s in steps if s.shortfalls(LIMITS)]
+    assert min(failed) - found.offered <= 0.1 * found.offered
+
+
+def test_a_stack_faster_than_the_ceiling_stops_at_the_ceiling() -> None:
+    steps = search(fake_stack(10_000), Search(50, 400), LIMITS)
+    assert [s.offered for s in steps] == [50, 100, 200, 400]
+    assert knee(steps, LIMITS).offered == 400  # type: ignore[union-attr]
+
+
+def test_a_knee_below_the_first_step_is_searched_downwards() -> None:
+    steps = search(fake_stack(10), Search(50, 400), LIMITS)
+    found = knee(steps, LIMITS)
+    assert found is not None and 9 <= found.offered <= 10
+
+
+def test_a_stack_that_sustains_nothing_has_no_knee() -> None:
+    steps = search(fake_stack(1), Search(50, 400), LIMITS)
+    assert [s.offered for s in steps] == [50, 25, 12.5, 6.25] and knee(steps, LIMITS) is None
+
+
+def test_the_step_count_is_bounded() -> None:
+    assert len(search(fake_stack(333), Search(50, 1600, precision=0.01, max_steps=5), LIMITS)) == 5
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        (Step(100, 80, 80, 0, 0, 0, 5, 10), "published 80/s"),
+        (Step(100, 100, 50, 0, 0, 0, 5, 10), "consumed 50/s"),
+        (Step(100, 100, 100, 0, 3, 0, 5, 10), "lost 3"),
+        (Step(100, 100, 100, 500, 0, 0, 5, 10), "backlog 500"),
+        (Step(100, 100, 100, 0, 0, 0, 5, 1500), "p99 e2e 1500"),
+        (Step(100, 100, 100, 0, 0, 0, None, None), "p99 e2e None"),
+    ],
+)
+def test_each_shortfall_is_named(step: Step, reason: str) -> None:
+    assert any(reason in why for why in step.shortfalls(LIMITS))
+
+
+def test_a_summary_becomes_a_step(tmp_path: Path) -> None:
+    summary = {"publish_rate": 99.5, "consume_rate": 99.0, "backlog": 2, "lost": 0, "failed": 0,
+               "latency_ms": {"e2e": {"p50": 4.2, "p99": 31.0}}}  # fmt: skip
+    step = step_from_summary(100, summary, tmp_path)
+    assert (step.e2e_p99_ms, step.consumed_rate, step.results) == (31.0, 99.0, str(tmp_path))
+
+
+def test_results_are_a_table_a_chart_and_json(tmp_path: Path) -> None:
+    steps = search(fake_stack(300), Search(50, 1600), LIMITS)
+    found = write_results(tmp_path, steps, LIMITS)
+    assert found is not None
+    assert f"knee: {found.offered:g} msgs/s" in (tmp_path / "knee.md").read_text()
+    assert (tmp_path / "chart.png").stat().st_size > 1000
+    assert '"knee"' in (tmp_path / "steps.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--start", "0"], ["--start", "500", "--max-rate", "100"], ["--step-seconds", "1"],
+     ["--max-steps", "50"], ["--precision", "0"], ["--p99-e2e-ms", "-1"]],
+)  # fmt: skip
+def test_bad_options_are_refused_in_one_line(argv: list[str]) -> None:
+    with pytest.raises(HarnessError):
+        checked(build_arguments().parse_args(argv))
