@@ -72,7 +72,8 @@ state = "{d / "state"}"
 
 
 def cni_conflist(s: ClusterSettings) -> dict[str, Any]:
-    """A bridge of this machine for the pods; hostPorts through the portmap plugin.
+    """A bridge of this machine for the pods; hostPorts through the portmap plugin; pod to
+    pod allowed through the firewall plugin.
 
     No masquerade and no default route in the pods: nothing they send can leave the
     machine. Port mappings on 127.0.0.1 are reached from loopback only.
@@ -95,6 +96,9 @@ def cni_conflist(s: ClusterSettings) -> dict[str, Any]:
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+            # Bridged frames pass the FORWARD chain here (br_netfilter), whose policy
+            # dockerd sets to DROP: this plugin accepts the pods' own traffic there.
+            {"type": "firewall", "backend": "iptables"},
         ],
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import shlex
 import shutil
@@ -19,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 from harness.cluster.configs import CNI_NETWORK, CONTAINERD_NAMESPACE
-from harness.cluster.settings import BRIDGE, CGROUP_ROOT, ClusterSettings
+from harness.cluster.settings import BRIDGE, CGROUP_ROOT, POD_SUBNET, ClusterSettings
 from harness.wait import poll
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
@@ -34,6 +35,8 @@ FIXED_DIRS = (
 )
 # The top-level chains of the portmap plugin; each pod's own (CNI-DN-*) go with the pod.
 PORTMAP_CHAINS = ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ")
+# The firewall plugin's chains in the filter table; each pod's rules name its address.
+FIREWALL_CHAINS = ("CNI-FORWARD", "CNI-ADMIN")
 
 
 def cgroup_dirs(root: str = CGROUP_ROOT, mount: Path = CGROUP_MOUNT) -> list[Path]:
@@ -129,6 +132,38 @@ def remove_portmap_chains(network: str) -> None:
             _iptables("-t", "nat", "-X", chain)
 
 
+def remove_firewall_chains(subnet: str) -> None:
+    """The firewall plugin's rules for addresses of the pod subnet, then its chains once
+    they accept nobody else's pods."""
+    network = ipaddress.IPv4Network(subnet)
+    rules = _iptables("-t", "filter", "-S").splitlines()
+    for line in rules:
+        argv = shlex.split(line)
+        if argv[:2] == ["-A", "CNI-FORWARD"] and _names_address_in(argv, network):
+            _iptables("-t", "filter", "-D", *argv[1:])
+    rules = _iptables("-t", "filter", "-S").splitlines()
+    if any(line.startswith("-A CNI-") and not line.endswith("-j CNI-ADMIN") for line in rules):
+        return  # another user's pods still have rules
+    for line in rules:
+        argv = shlex.split(line)
+        if argv[0] == "-A" and argv[-1] in FIREWALL_CHAINS:
+            _iptables("-t", "filter", "-D", *argv[1:])
+    for chain in FIREWALL_CHAINS:
+        if f"-N {chain}" in rules:
+            _iptables("-t", "filter", "-F", chain)
+            _iptables("-t", "filter", "-X", chain)
+
+
+def _names_address_in(argv: list[str], network: ipaddress.IPv4Network) -> bool:
+    """The rule's source or destination is an address of `network`."""
+    for flag in ("-s", "-d"):
+        if flag in argv:
+            with contextlib.suppress(ValueError):
+                if ipaddress.ip_interface(argv[argv.index(flag) + 1]).ip in network:
+                    return True
+    return False
+
+
 def _iptables(*args: str) -> str:
     result = subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True,
                             check=False)  # fmt: skip
@@ -181,6 +216,7 @@ def sweep(s: ClusterSettings) -> list[str]:
     unmount_all(s.run_dir)
     remove_bridge()
     remove_portmap_chains(CNI_NETWORK)
+    remove_firewall_chains(POD_SUBNET)
     remove_log_links(s.run_dir / "pod-logs")
     remove_fixed_dirs(CNI_NETWORK)
     remove_cgroups()
@@ -197,6 +233,7 @@ def leftovers(s: ClusterSettings) -> list[str]:
     found += [f"cgroup {d}" for d in cgroup_dirs() if d.exists()]
     fixed = [d for d in FIXED_DIRS if d.exists() and only_node_state(d, CNI_NETWORK)]
     found += [f"directory {d}" for d in fixed]
-    if "-N CNI-" in _iptables("-t", "nat", "-S"):
-        found.append("iptables chains CNI-* in the nat table")
+    for table in ("nat", "filter"):
+        if "-N CNI-" in _iptables("-t", table, "-S"):
+            found.append(f"iptables chains CNI-* in the {table} table")
     return found

@@ -67,3 +67,34 @@ def wait_running(core: k8s.CoreV1Api, namespace: str, app: str, timeout: float) 
         _, problem = exc.last if isinstance(exc.last, tuple) else (None, str(exc.last))
         raise HarnessError(f"pod of {app} not running within {timeout:g}s: {problem}") from None
     return pod
+
+
+def probe_pod(name: str, image: str, url: str, namespace: str = "default") -> dict[str, Any]:
+    """A pod that fetches `url` once with the image's python3 and exits 0 on a 200."""
+    script = f"import urllib.request as r; print(r.urlopen({url!r}, timeout=5).read().decode())"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": name, "image": image, "imagePullPolicy": "Never",
+                            "command": ["python3", "-c", script]}],
+        },
+    }  # fmt: skip
+
+
+def wait_finished(core: k8s.CoreV1Api, namespace: str, name: str, timeout: float) -> str:
+    """The pod's phase once Succeeded or Failed; on timeout one error naming its problem."""
+
+    def read() -> tuple[str, str]:
+        pod: Any = core.read_namespaced_pod(name, namespace)
+        return pod.status.phase, pod_problem(pod)
+
+    try:
+        phase, _ = poll(read, lambda s: s[0] in ("Succeeded", "Failed"), timeout=timeout,
+                        interval=0.5)  # fmt: skip
+    except WaitTimeout as exc:
+        problem = exc.last[1] if isinstance(exc.last, tuple) else str(exc.last)
+        raise HarnessError(f"pod {name} did not finish within {timeout:g}s: {problem}") from None
+    return str(phase)

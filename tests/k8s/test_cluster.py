@@ -4,8 +4,9 @@ The node is built from upstream parts (harness.cluster): etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kubelet of one release, Debian's containerd,
 runc and CNI plugins. The checks: the node becomes Ready; a Deployment of service-2 gets a
 pod that the controller manager created (through a ReplicaSet) and the scheduler placed,
-on the pod bridge, answering /healthz through a hostPort bound to the node's 127.0.0.1; a
-pod whose image was never imported names its waiting reason; and nothing is left behind.
+on the pod bridge, answering /healthz through a hostPort bound to the node's 127.0.0.1 and
+to another pod across the bridge; a pod whose image was never imported names its waiting
+reason; and nothing is left behind.
 
 Marked `cluster` (tox -e cluster), not `k8s`: it needs root, takes about a minute, and
 changes the machine's network (a bridge) while it runs.
@@ -24,7 +25,7 @@ from kubernetes import client as k8s
 
 from harness.cluster import leftovers
 from harness.cluster.node import Cluster
-from harness.cluster.pods import deployment, wait_running
+from harness.cluster.pods import deployment, probe_pod, wait_finished, wait_running
 from harness.cluster.settings import NODE_NAME, POD_SUBNET, ClusterSettings
 from harness.errors import HarnessError
 from harness.images import build_all, service_image
@@ -101,8 +102,20 @@ def test_service2_runs_as_a_scheduled_pod_and_answers_on_loopback(
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
 
 
+def test_a_pod_reaches_another_pod_across_the_bridge(core: k8s.CoreV1Api) -> None:
+    """Pod to pod, as Dapr's sidecars will need; the probe's log comes through the
+    apiserver from the kubelet's API (its client certificate, the kubelet's webhook)."""
+    target = wait_running(core, "default", "service-2", timeout=10).status.pod_ip
+    url = f"http://{target}:{SERVICE2_PORT}/healthz"
+    core.create_namespaced_pod("default", probe_pod("probe", service_image("service-2"), url))
+    phase = wait_finished(core, "default", "probe", timeout=60)
+    log = core.read_namespaced_pod_log("probe", "default")
+    assert phase == "Succeeded", log
+    assert log.strip() == '{"status":"ok"}'
+
+
 def test_a_pod_whose_image_was_never_imported_names_its_waiting_reason(
-    core: k8s.CoreV1Api, apps: k8s.AppsV1Api, host_port: int
+    core: k8s.CoreV1Api, apps: k8s.AppsV1Api, host_port: int, figures: list[str]
 ) -> None:
     manifest = deployment("not-imported", "dapr-suite/not-imported:suite", SERVICE2_PORT,
                           host_port + 1)  # fmt: skip
@@ -110,3 +123,4 @@ def test_a_pod_whose_image_was_never_imported_names_its_waiting_reason(
     with pytest.raises(HarnessError) as failure:
         wait_running(core, "default", "not-imported", timeout=30)
     assert "waiting: ErrImageNeverPull" in str(failure.value)
+    figures.append(f"a missing image, as the check names it: {failure.value}")

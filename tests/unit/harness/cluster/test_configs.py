@@ -67,13 +67,14 @@ def test_containerd_has_its_own_dirs_socket_and_the_cri_settings_this_machine_ne
 
 
 def test_the_pod_network_is_a_local_bridge_with_no_way_out(settings: ClusterSettings) -> None:
-    bridge, portmap = configs.cni_conflist(settings)["plugins"]
+    bridge, portmap, firewall = configs.cni_conflist(settings)["plugins"]
     assert bridge["type"] == "bridge" and bridge["bridge"] == BRIDGE
     assert bridge["ipMasq"] is False and bridge["isDefaultGateway"] is False
     assert bridge["ipam"]["ranges"] == [[{"subnet": POD_SUBNET}]]
     assert "routes" not in bridge["ipam"]  # only the bridge's own subnet is reachable
     assert bridge["ipam"]["dataDir"].startswith(str(settings.run_dir))
     assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}
+    assert firewall["type"] == "firewall"  # pod to pod through a FORWARD chain set to DROP
     assert len(BRIDGE) <= 15  # an interface name's limit
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
 
 from harness.cluster import leftovers
@@ -47,3 +48,12 @@ def test_mounts_below_the_run_dir_come_deepest_first(tmp_path: Path) -> None:
         f"4 1 0:4 / {tmp_path}/runner rw - tmpfs tmpfs rw\n"
     )
     assert leftovers.mounts_below(run, info) == [run / "a" / "b c", run / "a"]
+
+
+def test_firewall_rules_are_recognised_by_the_pod_subnet() -> None:
+    network = ipaddress.IPv4Network("10.244.0.0/24")
+    ours = ["-A", "CNI-FORWARD", "-s", "10.244.0.7/32", "-j", "ACCEPT"]
+    docker = ["-A", "CNI-FORWARD", "-d", "172.17.0.2/32", "-j", "ACCEPT"]
+    assert leftovers._names_address_in(ours, network)
+    assert not leftovers._names_address_in(docker, network)
+    assert not leftovers._names_address_in(["-A", "CNI-FORWARD", "-j", "CNI-ADMIN"], network)
