@@ -20,8 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 
 from harness.arguments import one_line_parser
 from harness.cluster import leftovers
@@ -216,8 +218,13 @@ def status(s: ClusterSettings) -> int:
         print(f"cluster: {state.status} (supervisor pid {state.pid})")
         return 1
     api = k8s_config.new_client_from_config(config_file=state.kubeconfig)
-    with api:
-        node: Any = k8s.CoreV1Api(api).read_node(NODE_NAME)
+    try:
+        with api:
+            node: Any = k8s.CoreV1Api(api).read_node(NODE_NAME)
+    except (ApiException, urllib3.exceptions.HTTPError) as exc:
+        print(f"cluster: supervisor pid {state.pid} runs, but the node cannot be read "
+              f"({type(exc).__name__}); see {s.run_dir / 'logs'}")  # fmt: skip
+        return 1
     ready = node_ready(node)
     info = node.status.node_info
     print(f"cluster: up (supervisor pid {state.pid}, came up in {state.up_seconds} s); node "
