@@ -6,6 +6,8 @@ import hashlib
 import ipaddress
 from pathlib import Path
 
+import pytest
+
 from harness.cluster import leftovers
 
 
@@ -57,3 +59,54 @@ def test_firewall_rules_are_recognised_by_the_pod_subnet() -> None:
     assert leftovers._names_address_in(ours, network)
     assert not leftovers._names_address_in(docker, network)
     assert not leftovers._names_address_in(["-A", "CNI-FORWARD", "-j", "CNI-ADMIN"], network)
+
+
+NAT_AFTER_A_KILLED_NODE = """-P OUTPUT ACCEPT
+-N CNI-DN-52e7
+-N CNI-HOSTPORT-DNAT
+-N CNI-HOSTPORT-MASQ
+-N CNI-HOSTPORT-SETMARK
+-N DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A CNI-DN-52e7 -d 127.0.0.1/32 -p tcp -m tcp --dport 20170 -j DNAT --to-destination 10.244.0.2:7070
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"suite-pods\\" id: \\"60ed\\"" -m multiport --dports 20170 -j CNI-DN-52e7
+"""  # noqa: E501 - iptables -S lines as they are
+
+
+def test_the_pods_port_mappings_and_then_the_portmap_chains_are_removed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    listings = iter([NAT_AFTER_A_KILLED_NODE, "-N CNI-HOSTPORT-DNAT\n-N DOCKER\n"])
+
+    def iptables(*args: str) -> str:
+        calls.append(args)
+        return next(listings) if args[-1] == "-S" else ""
+
+    monkeypatch.setattr(leftovers, "_iptables", iptables)
+    leftovers.remove_portmap_chains("suite-pods")
+    changes = [c for c in calls if c[-1] != "-S"]
+    assert changes[:3] == [
+        ("-t", "nat", "-D", "CNI-HOSTPORT-DNAT", "-p", "tcp", "-m", "comment", "--comment",
+         'dnat name: "suite-pods" id: "60ed"', "-m", "multiport", "--dports", "20170",
+         "-j", "CNI-DN-52e7"),
+        ("-t", "nat", "-F", "CNI-DN-52e7"),
+        ("-t", "nat", "-X", "CNI-DN-52e7"),
+    ]  # fmt: skip
+    assert ("-t", "nat", "-X", "CNI-HOSTPORT-DNAT") in changes
+    assert not any("DOCKER" in c or "MASQUERADE" in c for c in changes)
+
+
+def test_another_networks_port_mappings_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = NAT_AFTER_A_KILLED_NODE.replace("suite-pods", "other-net")
+    calls: list[tuple[str, ...]] = []
+
+    def iptables(*args: str) -> str:
+        calls.append(args)
+        return other if args[-1] == "-S" else ""
+
+    monkeypatch.setattr(leftovers, "_iptables", iptables)
+    leftovers.remove_portmap_chains("suite-pods")
+    assert all(c[-1] == "-S" for c in calls)
