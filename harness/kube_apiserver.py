@@ -4,8 +4,11 @@ etcd comes from Debian (etcd-server); kube-apiserver is built from the Go module
 the Kubernetes release k3d/cluster.yaml pins (harness.kube_builds). Both run like the local
 stack's components: pinned ports below 32768 moved by HARNESS_PORT_OFFSET and checked
 free, one log file each, their own process groups, and both stopped (also on failure
-and Ctrl-C) when the context ends. No controller manager or scheduler runs: objects are
-stored and validated, never reconciled, which is what the checks need.
+and Ctrl-C) when the context ends. Alone, no controller manager or scheduler runs: objects
+are stored and validated, never reconciled, which is what the checks need. Given a
+`node`, it serves a single-node cluster instead (harness.cluster): tokens for the kubelet,
+controller manager and scheduler, the ServiceAccount and NodeRestriction admission plugins,
+the Node authorizer, and a client certificate to reach the kubelet by the node's name.
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ def etcd_argv(binary: str, s: KubeSettings) -> list[str]:
     ]  # fmt: skip
 
 
-def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path) -> list[str]:
+def apiserver_argv(
+    binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path, node: str | None = None
+) -> list[str]:
     return [
         str(binary),
         f"--etcd-servers=http://{HOST}:{s.etcd_port}",
@@ -94,17 +99,72 @@ def apiserver_argv(binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path
         f"--tls-cert-file={serving.cert}",
         f"--tls-private-key-file={serving.key}",
         f"--token-auth-file={s.run_dir / 'tokens.csv'}",
-        "--authorization-mode=RBAC",
         f"--service-account-key-file={sa_key}",
         f"--service-account-signing-key-file={sa_key}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
-        # No controller manager creates `default` service accounts in namespaces.
-        "--disable-admission-plugins=ServiceAccount",
+        *(node_args(s) if node else _no_node_args()),
         "--enable-priority-and-fairness=false",
         "--profiling=false",
         "--v=1",
     ]
+
+
+def _no_node_args() -> list[str]:
+    # No controller manager creates `default` service accounts in namespaces.
+    return ["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]
+
+
+KUBELET_CLIENT = "kube-apiserver-kubelet-client"  # its user name on the kubelet's API
+
+
+def node_args(s: KubeSettings) -> list[str]:
+    """What a cluster with a kubelet needs: the kubelet is reached by the node's name
+    (resolved to loopback through `hosts`: a kubelet refuses a loopback node IP)."""
+    certs = s.run_dir / "certs"
+    return [
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={certs / KUBELET_CLIENT}.crt",
+        f"--kubelet-client-key={certs / KUBELET_CLIENT}.key",
+        f"--kubelet-certificate-authority={certs / 'ca.crt'}",
+        "--kubelet-preferred-address-types=Hostname",
+    ]
+
+
+def node_identities(node: str) -> dict[str, str]:
+    """User -> groups of each component that talks to the apiserver with a token."""
+    return {
+        f"system:node:{node}": "system:nodes",
+        "system:kube-controller-manager": "",
+        "system:kube-scheduler": "",
+    }
+
+
+def launch(
+    process: ManagedProcess, ready: Callable[[], bool], timeout: float, progress: Progress
+) -> None:
+    """Start `process` and wait until `ready()`; its exit or a timeout raises one error
+    with the end of its log. The caller keeps `process` to stop it."""
+    progress(f"starting {process.name}")
+    process.start()
+
+    def up() -> bool:
+        code = process.exit_code()
+        if code is not None:
+            _fail(process, f"exited with code {code}")
+        return ready()
+
+    try:
+        poll(up, timeout=timeout, interval=0.2, retry_on=(httpx.HTTPError,))
+    except WaitTimeout:
+        _fail(process, f"did not get ready within {timeout:g}s")
+    progress(f"{process.name} ready")
+
+
+def _fail(process: ManagedProcess, what: str) -> None:
+    tail = process.log_tail(15).rstrip() or "(empty log)"
+    raise HarnessError(f"{process.name} {what}; log {process.log_path}:\n{tail}")
 
 
 class KubeApiserver:
@@ -112,18 +172,24 @@ class KubeApiserver:
 
     `hosts` (name -> loopback address) gives kube-apiserver names of its own, for a
     webhook served on this machine under its in-cluster name (needs root: a mount
-    namespace).
+    namespace). `node` names the kubelet's node when one runs (see `node_args`).
     """
 
     def __init__(
         self, settings: KubeSettings, progress: Progress = _say, extra_args: tuple[str, ...] = (),
-        hosts: dict[str, str] | None = None,
+        hosts: dict[str, str] | None = None, node: str | None = None,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.extra_args = extra_args
+        self.node = node
         self.hosts = dict(hosts or {})
+        if node:
+            self.hosts[node] = HOST
         self.progress = progress
         self.token = secrets.token_hex(16)
+        # One token per component of the node (user -> token); none without a node.
+        identities = node_identities(node) if node else {}
+        self.tokens = {user: secrets.token_hex(16) for user in identities}
         self.processes: list[ManagedProcess] = []
         self.release = ""
         self.ca: KeyPair | None = None
@@ -146,7 +212,7 @@ class KubeApiserver:
         serving, sa_key = self._prepare_run_dir()
         s = self.settings
         etcd_process = ManagedProcess("etcd", etcd_argv(etcd, s), s.run_dir / "logs" / "etcd.log")
-        argv = [*apiserver_argv(binary, s, serving, sa_key), *self.extra_args]
+        argv = [*apiserver_argv(binary, s, serving, sa_key, self.node), *self.extra_args]
         if self.hosts:
             argv = self._with_hosts(argv)
         log = s.run_dir / "logs" / "kube-apiserver.log"
@@ -183,31 +249,23 @@ class KubeApiserver:
         self.ca = make_ca(certs)
         serving = issue(self.ca, certs, "kube-apiserver", ["localhost"], [HOST])
         sa_key = private_key(certs / "service-accounts.key")
-        (run / "tokens.csv").write_text(f'{self.token},suite-admin,1,"system:masters"\n')
+        if self.node:
+            issue(self.ca, certs, KUBELET_CLIENT, [KUBELET_CLIENT], [])  # a client: CN counts
+        (run / "tokens.csv").write_text(self._tokens_csv())
         (run / "kubeconfig").write_text(yaml.safe_dump(self.kubeconfig()))
         return serving, sa_key
 
+    def _tokens_csv(self) -> str:
+        lines = [f'{self.token},suite-admin,1,"system:masters"']
+        groups = node_identities(self.node or "")
+        for uid, (user, token) in enumerate(self.tokens.items(), start=2):
+            group_column = f',"{groups[user]}"' if groups[user] else ""
+            lines.append(f"{token},{user},{uid}{group_column}")
+        return "\n".join(lines) + "\n"
+
     def _launch(self, process: ManagedProcess, ready: Callable[[], bool]) -> None:
-        self.progress(f"starting {process.name}")
-        process.start()
         self.processes.append(process)
-
-        def up() -> bool:
-            code = process.exit_code()
-            if code is not None:
-                self._fail(process, f"exited with code {code}")
-            return ready()
-
-        timeout = self.settings.ready_timeout_seconds
-        try:
-            poll(up, timeout=timeout, interval=0.2, retry_on=(httpx.HTTPError,))
-        except WaitTimeout:
-            self._fail(process, f"did not get ready within {timeout:g}s")
-        self.progress(f"{process.name} ready")
-
-    def _fail(self, process: ManagedProcess, what: str) -> None:
-        tail = process.log_tail(15).rstrip() or "(empty log)"
-        raise HarnessError(f"{process.name} {what}; log {process.log_path}:\n{tail}")
+        launch(process, ready, self.settings.ready_timeout_seconds, self.progress)
 
     def _etcd_ready(self) -> bool:
         url = f"http://{HOST}:{self.settings.etcd_port}/health"
@@ -226,14 +284,16 @@ class KubeApiserver:
 
     # -- clients --------------------------------------------------------------------------
 
-    def kubeconfig(self) -> dict[str, object]:
+    def kubeconfig(self, user: str = "suite-admin") -> dict[str, object]:
+        """The admin's kubeconfig, or that of a component named in `node_identities`."""
         assert self.ca is not None
+        token = self.token if user == "suite-admin" else self.tokens[user]
         return {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "suite", "cluster": {
                 "server": self.url, "certificate-authority": str(self.ca.cert)}}],
-            "users": [{"name": "suite-admin", "user": {"token": self.token}}],
+            "users": [{"name": "suite-admin", "user": {"token": token}}],
             "contexts": [{"name": "suite", "context": {"cluster": "suite", "user": "suite-admin"}}],
             "current-context": "suite",
         }  # fmt: skip

@@ -1,0 +1,259 @@
+"""`python -m harness.cluster up|down|status`: the single-node cluster in the background.
+
+`up` starts a supervisor process that owns the cluster, shows its progress, and returns
+once the node is Ready (a running cluster is left as it is). `down` stops it and removes
+whatever the node left on the machine, also after a supervisor that was killed.
+`status` says whether it runs and whether the node is Ready (exit 1 when not).
+Ports move with HARNESS_PORT_OFFSET; HARNESS_CLUSTER_RUN_DIR moves the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from harness.arguments import one_line_parser
+from harness.cluster import leftovers
+from harness.cluster.node import Cluster, node_ready, preflight
+from harness.cluster.settings import NODE_NAME, ClusterSettings
+from harness.errors import HarnessError
+from harness.images import DOCKERFILES, build_all, image_size, service_image
+from harness.processes import pid_alive, stop_group
+from harness.progress import say
+from harness.settings import REPO_ROOT
+from harness.wait import poll
+
+SUPERVISE = "_supervise"
+
+
+@dataclass(frozen=True)
+class State:
+    pid: int
+    status: str  # starting | ready | failed
+    error: str = ""
+    up_seconds: float = 0.0
+    kubeconfig: str = ""
+
+
+def read_state(s: ClusterSettings) -> State | None:
+    try:
+        return State(**json.loads(s.state_file.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError, TypeError):
+        return None
+
+
+def write_state(s: ClusterSettings, state: State) -> None:
+    tmp = s.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(s.state_file)
+
+
+def live_state(s: ClusterSettings) -> State | None:
+    """The state of a supervisor that still runs (its pid not reused by another program)."""
+    state = read_state(s)
+    if state is None or not pid_alive(state.pid):
+        return None
+    try:
+        cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return state if SUPERVISE.encode() in cmdline else None
+
+
+# -- up ---------------------------------------------------------------------------------
+
+
+def up(s: ClusterSettings) -> int:
+    state = live_state(s)
+    if state and state.status == "ready":
+        print(f"cluster already up (supervisor pid {state.pid}); nothing changed")
+        print(f"  kubeconfig  {state.kubeconfig}")
+        return 0
+    if state:
+        raise HarnessError(f"a cluster is {state.status} (supervisor pid {state.pid}); "
+                           "wait for it or run `python -m harness.cluster down`")  # fmt: skip
+    preflight()
+    started = time.monotonic()
+    s.run_dir.parent.mkdir(parents=True, exist_ok=True)
+    s.state_file.unlink(missing_ok=True)
+    say("cluster", f"starting (log: {s.supervisor_log})")
+    with s.supervisor_log.open("wb") as log:
+        proc = subprocess.Popen(  # our own module
+            [sys.executable, "-m", "harness.cluster", SUPERVISE], stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        state = _follow(s, proc)
+    except BaseException:  # a failure or Ctrl-C: the supervisor stops what it started
+        _stop_supervisor(proc.pid, timeout=90)
+        leftovers.sweep(s)  # and whatever a supervisor killed after 90 s left
+        raise
+    print(f"cluster up in {time.monotonic() - started:.1f} s (node {NODE_NAME} Ready)")
+    print(f"  kubeconfig  {state.kubeconfig}")
+    return 0
+
+
+def _follow(s: ClusterSettings, proc: subprocess.Popen[bytes]) -> State:
+    """Echo the supervisor's progress until it reports ready; a failure raises."""
+    offset = 0
+
+    def report() -> State | None:
+        nonlocal offset
+        with s.supervisor_log.open("rb") as log:
+            log.seek(offset)
+            chunk = log.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        offset += len(complete)
+        if complete:
+            sys.stderr.write(complete.decode(errors="replace"))
+        state = read_state(s)
+        if state and state.status == "ready":
+            return state
+        if state and state.status == "failed":
+            raise HarnessError(state.error)
+        if proc.poll() is not None:
+            raise HarnessError(f"the cluster supervisor exited with code {proc.returncode}; "
+                               f"see {s.supervisor_log}")  # fmt: skip
+        return None
+
+    timeout = 1800  # a first run builds three Go commands and the images
+    ready = poll(report, timeout=timeout, interval=0.2, on_timeout="return")
+    if ready is None:
+        raise HarnessError(f"the cluster did not report ready within {timeout} s")
+    return ready
+
+
+def supervise() -> int:
+    """Body of the supervisor: run the cluster until SIGTERM, SIGINT or SIGHUP."""
+    s = ClusterSettings.from_env(dict(os.environ))
+    stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if not ready:
+            raise KeyboardInterrupt  # abort the start: Cluster.start stops what it started
+        stop.set()
+
+    ready = False
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    pid = os.getpid()
+    write_state(s, State(pid, "starting"))
+    try:
+        cluster = Cluster(s, images=_service_images())
+        cluster.start()
+    except (HarnessError, OSError) as exc:
+        write_state(s, State(pid, "failed", error=str(exc)))
+        return 1
+    except KeyboardInterrupt:
+        s.state_file.unlink(missing_ok=True)
+        return 130
+    ready = True
+    write_state(s, State(pid, "ready", up_seconds=round(cluster.timings["up"], 1),
+                         kubeconfig=str(cluster.kubeconfig_path)))  # fmt: skip
+    try:
+        stop.wait()
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            s.state_file.unlink(missing_ok=True)
+    return 0
+
+
+def _service_images() -> tuple[str, ...]:
+    """Both service images, built with harness.images when one is missing."""
+    refs = tuple(service_image(app_id) for app_id in DOCKERFILES)
+    if any(image_size(ref) is None for ref in refs):
+        build_all()
+    return refs
+
+
+# -- down and status --------------------------------------------------------------------
+
+
+def _stop_supervisor(pid: int, timeout: float) -> None:
+    """SIGTERM (it takes the pods off and stops the node), SIGKILL if it hangs."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not poll(lambda: not pid_alive(pid), timeout=timeout, interval=0.1, on_timeout="return"):
+        stop_group(pid, grace=0)
+
+
+def down(s: ClusterSettings) -> int:
+    started = time.monotonic()
+    state = live_state(s)
+    if state:
+        say("cluster", f"stopping the supervisor (pid {state.pid}) and the node")
+        _stop_supervisor(state.pid, timeout=90)
+    s.state_file.unlink(missing_ok=True)
+    remaining = leftovers.sweep(s)
+    if remaining:
+        raise HarnessError("still on the machine after down: " + "; ".join(remaining))
+    what = "cluster down" if state else "no cluster supervisor was running; nothing left behind"
+    print(f"{what} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def status(s: ClusterSettings) -> int:
+    state = live_state(s)
+    if state is None:
+        print("cluster: not running")
+        return 1
+    if state.status != "ready":
+        print(f"cluster: {state.status} (supervisor pid {state.pid})")
+        return 1
+    api = k8s_config.new_client_from_config(config_file=state.kubeconfig)
+    try:
+        with api:
+            node: Any = k8s.CoreV1Api(api).read_node(NODE_NAME)
+    except (ApiException, urllib3.exceptions.HTTPError) as exc:
+        print(f"cluster: supervisor pid {state.pid} runs, but the node cannot be read "
+              f"({type(exc).__name__}); see {s.run_dir / 'logs'}")  # fmt: skip
+        return 1
+    ready = node_ready(node)
+    info = node.status.node_info
+    print(f"cluster: up (supervisor pid {state.pid}, came up in {state.up_seconds} s); node "
+          f"{NODE_NAME} {'Ready' if ready else 'NOT Ready'}, kubelet {info.kubelet_version}, "
+          f"{info.container_runtime_version}")  # fmt: skip
+    print(f"  kubeconfig  {state.kubeconfig}")
+    return 0 if ready else 1
+
+
+COMMANDS = {"up": up, "down": down, "status": status}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = one_line_parser("python -m harness.cluster", __doc__)
+    parser.add_argument("command", metavar="up|down|status")
+    args = parser.parse_args(argv)
+    if args.command not in (*COMMANDS, SUPERVISE):
+        parser.error(f"unknown command {args.command!r}: use up, down or status")
+    try:
+        if args.command == SUPERVISE:
+            return supervise()
+        return COMMANDS[args.command](ClusterSettings.from_env(dict(os.environ)))
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
