@@ -128,6 +128,8 @@ class StackSettings:
 
         return replace(
             self,
+            # its own run folder too: a second stack must not clear the first one's files
+            run_dir=self.run_dir.with_name(f"{self.run_dir.name}-{offset}"),
             redis_port=self.redis_port + offset,
             prometheus_port=self.prometheus_port + offset,
             service1_port=self.service1_port + offset,

@@ -74,17 +74,27 @@ def compare_one(broker: str, out: Path, search_args: Sequence[str], run: Runner)
     env = {"HARNESS_BROKER": broker, "E2E_REPORT_DIR": str(out / broker / "e2e")}
     gate = run([sys.executable, "-m", "pytest", "e2e", "-q", "-p", "no:cacheprovider"], env,
                GATE_LIMIT_SECONDS)  # fmt: skip
+    _keep(out / broker / "gate.log", gate.stdout)
     search_dir = out / broker / "rate-search"
     search = run([sys.executable, "-m", "loadtests.rate_search", "--results-dir", str(search_dir),
                   *search_args], env, SEARCH_LIMIT_SECONDS)  # fmt: skip
+    _keep(out / broker / "rate-search.log", search.stdout)
     if search.returncode != 0:
-        raise HarnessError(f"{broker}: the rate search failed: {_last_line(search.stdout)}")
+        raise HarnessError(
+            f"{broker}: the rate search failed: {_last_line(search.stdout)} "
+            f"(its output: {out / broker / 'rate-search.log'})"
+        )
     found = json.loads((search_dir / "steps.json").read_text())
     steps = tuple(Step(**s) for s in found["steps"])
     return BrokerResult(
         broker, BROKERS[broker].component_type, _gate_line(gate.stdout), gate.returncode == 0,
         Step(**found["knee"]) if found["knee"] else None, steps, time.monotonic() - started,
     )  # fmt: skip
+
+
+def _keep(path: Path, output: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(output)
 
 
 def _gate_line(output: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.errors import HarnessError, SettingsError
@@ -49,3 +51,11 @@ def test_dapr_version_setting_accepts_a_leading_v():
 def test_a_bad_setting_is_a_harness_error():
     with pytest.raises(HarnessError):
         StackSettings.from_env({"HARNESS_PORT_OFFSET": "many"})
+
+
+def test_a_moved_stack_gets_a_run_folder_of_its_own() -> None:
+    moved = StackSettings.from_env({"HARNESS_PORT_OFFSET": "500"})
+    assert moved.run_dir.name == "local-stack-500"
+    assert StackSettings.from_env({}).run_dir.name == "local-stack"
+    given = StackSettings.from_env({"HARNESS_PORT_OFFSET": "500", "HARNESS_RUN_DIR": "/tmp/x"})
+    assert given.run_dir == Path("/tmp/x")
