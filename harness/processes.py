@@ -32,6 +32,12 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def default_sigint() -> None:
+    """In a child, between fork and exec: a shell that started us in the background makes us
+    ignore SIGINT, and a child would inherit that; one that must stop on Ctrl-C gets it back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def tail(path: Path, lines: int = 40) -> str:
     try:
         with path.open("r", errors="replace") as handle:

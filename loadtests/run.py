@@ -30,7 +30,7 @@ from typing import Any
 
 from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.errors import HarnessError
-from harness.processes import stop_group
+from harness.processes import default_sigint, stop_group
 from harness.settings import REPO_ROOT
 from harness.targets import Target
 from harness.tokens import suite_token_env
@@ -174,12 +174,6 @@ def wait_locust(child: subprocess.Popen[bytes], limit_seconds: float) -> int:
     finally:
         if child.poll() is None:
             stop_locust(child)
-
-
-def default_sigint() -> None:
-    """In the child: a shell that started us in the background may have us ignore SIGINT;
-    locust must not inherit that, or the SIGINT that asks it to stop is lost."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_locust(child: subprocess.Popen[bytes]) -> None:

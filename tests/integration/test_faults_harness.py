@@ -16,7 +16,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.faults.stack import FaultProfile, FaultStack, faults_settings
 from harness.ports import is_port_free
-from harness.processes import pid_alive
+from harness.processes import default_sigint, pid_alive
 from harness.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -77,9 +77,10 @@ def test_a_component_is_signalled_restarted_and_still_stopped_at_the_end(tmp_pat
 def test_ctrl_c_in_the_middle_of_a_fault_heals_it_and_leaves_nothing_behind(tmp_path):
     run_dir = tmp_path / "faults"
     env = {**os.environ, "HARNESS_PORT_OFFSET": "2600", "HARNESS_RUN_DIR": str(run_dir)}
-    cli = subprocess.Popen(
+    cli = subprocess.Popen(  # Ctrl-C must reach it even when we were started in the background
         [sys.executable, "-m", "harness.faults", "sidecar-freeze"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - the test starts no threads
     )  # fmt: skip
     deadline = time.monotonic() + 90
     while not frozen_daprd(run_dir / "sidecar-freeze") and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ import redis
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
-from harness.processes import group_alive
+from harness.processes import default_sigint, group_alive
 from harness.settings import REPO_ROOT, StackSettings
 from harness.wait import poll, wait_until
 
@@ -153,9 +153,10 @@ with LocalStack(quiet=True) as stack:
 def test_nothing_outlives_its_owner(tmp_path, how):
     env = stack_env(tmp_path, 700 if how == "ctrl-c" else 800)
     settings = StackSettings.from_env(env)
-    owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
+    owner = subprocess.Popen(  # Ctrl-C must reach it even when we were started in the background
+        [sys.executable, "-c", OWNER], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - the test starts no threads
+    )  # fmt: skip
     try:
         line = owner.stdout.readline() if owner.stdout else ""
         pids = [int(pid) for pid in line.split()]

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.processes import stop_group
+from harness.processes import default_sigint, stop_group
 from harness.settings import REPO_ROOT, StackSettings
 from harness.tokens import read_tokens, suite_token_env
 from harness.wait import wait_until
@@ -81,6 +81,7 @@ def web_ui(stack: StackSettings, shots: Path) -> Iterator[str]:
     with (shots / "locust.log").open("wb") as log:
         child = subprocess.Popen(
             argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=default_sigint,  # noqa: PLW1509 - it is stopped with SIGINT
             env={**os.environ, **suite_token_env(read_tokens(stack.run_dir))},  # it publishes
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
