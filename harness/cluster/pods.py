@@ -52,11 +52,15 @@ def pod_problem(pod: Any) -> str:
     return f"phase {pod.status.phase}"
 
 
-def wait_running(core: k8s.CoreV1Api, namespace: str, app: str, timeout: float) -> Any:
-    """The app's pod once Running and Ready; on timeout one error naming what it waits for."""
+def wait_running(
+    core: k8s.CoreV1Api, namespace: str, app: str, timeout: float, selector: str = ""
+) -> Any:
+    """The app's pod (or the first matching `selector`) once Running and Ready; on
+    timeout one error naming what it waits for."""
+    app = app or selector
 
     def read() -> tuple[Any, str]:
-        pods = core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        pods = core.list_namespaced_pod(namespace, label_selector=selector or f"app={app}").items
         if not pods:
             return None, "no pod created yet"
         return pods[0], pod_problem(pods[0])
