@@ -112,6 +112,19 @@ def wait_control_plane(
     return ready
 
 
+def install_and_wait(
+    server: KubeApiserver, progress: Progress, timeout: float = 180,
+    version: str = DEFAULT_DAPR_VERSION,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:  # fmt: skip
+    """`install`, then `wait_control_plane`: the chart's objects and the seconds until
+    each part was Ready."""
+    chart = install(server, progress, version)
+    with server.api_client() as api:
+        ready = wait_control_plane(k8s.CoreV1Api(api), timeout)
+    progress("Dapr control plane Ready: " + ", ".join(f"{a} {s:.1f} s" for a, s in ready.items()))
+    return chart, ready
+
+
 def wait_webhook_reachable(core: k8s.CoreV1Api, timeout: float) -> None:
     """The apiserver calls the injector at its Service's cluster IP, which kube-proxy
     forwards only once the Service's endpoints list the Ready pod; a pod created before

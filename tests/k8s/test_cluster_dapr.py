@@ -74,12 +74,9 @@ def core(cluster: Cluster) -> Iterator[k8s.CoreV1Api]:
 
 
 @pytest.fixture(scope="module")
-def chart(
-    cluster: Cluster, core: k8s.CoreV1Api, figures: list[str], progress: Progress
-) -> list[dict[str, Any]]:
+def chart(cluster: Cluster, figures: list[str], progress: Progress) -> list[dict[str, Any]]:
     started = time.monotonic()
-    docs = dapr.install(cluster.apiserver, progress)
-    ready = dapr.wait_control_plane(core, timeout=180)
+    docs, ready = dapr.install_and_wait(cluster.apiserver, progress, timeout=180)
     figures.append(f"Dapr control plane Ready {time.monotonic() - started:.1f} s after the "
                    "chart was applied (" + ", ".join(f"{a} {s:.1f} s" for a, s in ready.items())
                    + ")")  # fmt: skip
