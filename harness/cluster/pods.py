@@ -76,6 +76,11 @@ def wait_running(
 def probe_pod(name: str, image: str, url: str, namespace: str = "default") -> dict[str, Any]:
     """A pod that fetches `url` once with the image's python3 and exits 0 on a 200."""
     script = f"import urllib.request as r; print(r.urlopen({url!r}, timeout=5).read().decode())"
+    return script_pod(name, image, script, namespace)
+
+
+def script_pod(name: str, image: str, script: str, namespace: str = "default") -> dict[str, Any]:
+    """A pod that runs `script` once with the image's python3."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -4,9 +4,10 @@ The node (harness.cluster) runs kube-proxy and CoreDNS, so pods reach the apiser
 each other's Services by name. Dapr's images are built here and imported
 (harness.cluster.dapr), its chart is rendered by helm from the dapr module with the
 values k3d/up.sh uses. The checks: sentry, operator and sidecar injector become Ready as
-pods; a pod of service-2 with Dapr's annotations gets a daprd container from the real
-injector, which becomes Ready with mTLS on (its identity certificate issued by sentry);
-a control-plane pod whose image was never imported is named with its waiting reason.
+pods; pods find Services by name through CoreDNS and no other name; a pod of service-2
+with Dapr's annotations gets a daprd container from the real injector, which becomes
+Ready with mTLS on (its identity certificate issued by sentry); a control-plane pod whose
+image was never imported is named with its waiting reason.
 
 Marked `cluster` (tox -e cluster): root, a few minutes, the machine's network changed
 while it runs (a bridge, kube-proxy's iptables chains), all of it removed at the end.
@@ -25,7 +26,7 @@ from kubernetes import client as k8s
 
 from harness.cluster import dapr, leftovers
 from harness.cluster.node import Cluster
-from harness.cluster.pods import wait_running
+from harness.cluster.pods import script_pod, wait_finished, wait_running
 from harness.cluster.settings import ClusterSettings
 from harness.errors import HarnessError
 from harness.images import build_all, service_image
@@ -81,6 +82,37 @@ def chart(cluster: Cluster, figures: list[str], progress: Progress) -> list[dict
                    "chart was applied (" + ", ".join(f"{a} {s:.1f} s" for a, s in ready.items())
                    + ")")  # fmt: skip
     return docs
+
+
+# Resolves each name with the pod's own resolver (kubelet's clusterDNS), prints the answers.
+RESOLVE = """
+import socket
+for name in ("dapr-sentry.dapr-system.svc.cluster.local", "kubernetes.default", "example.com"):
+    try:
+        print(name, socket.gethostbyname(name))
+    except OSError:
+        print(name, "unresolved")
+"""
+
+
+def test_pods_find_services_by_name_and_nothing_outside_the_cluster(
+    chart: list[dict[str, Any]], core: k8s.CoreV1Api
+) -> None:
+    """CoreDNS behind kube-dns answers the cluster's names with the Services' cluster IPs;
+    a name outside cluster.local is not answered (CoreDNS forwards nowhere)."""
+    services = {s.metadata.name: s.spec.cluster_ip for s in
+                core.list_namespaced_service(DAPR_NAMESPACE).items}  # fmt: skip
+    core.create_namespaced_pod(
+        "default", script_pod("resolve", service_image("service-2"), RESOLVE)
+    )
+    assert wait_finished(core, "default", "resolve", timeout=60) == "Succeeded"
+    log = core.read_namespaced_pod_log("resolve", "default")
+    answers = dict(line.split() for line in log.splitlines() if line)
+    assert answers == {
+        "dapr-sentry.dapr-system.svc.cluster.local": services["dapr-sentry"],
+        "kubernetes.default": "10.96.0.1",
+        "example.com": "unresolved",
+    }
 
 
 def test_dapr_control_plane_runs_as_pods_of_our_images(
