@@ -43,6 +43,10 @@ from harness.wait import WaitTimeout, poll
 
 HOST = "127.0.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"  # the `kubernetes` Service: the first of SERVICE_CIDR
+# The names pods know the apiserver by (in-cluster clients dial the Service's IP).
+IN_CLUSTER_NAMES = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                    "kubernetes.default.svc.cluster.local"]  # fmt: skip
 _say = say("kube")
 
 
@@ -88,13 +92,15 @@ def etcd_argv(binary: str, s: KubeSettings) -> list[str]:
 
 
 def apiserver_argv(
-    binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path, node: str | None = None
-) -> list[str]:
+    binary: Path, s: KubeSettings, serving: KeyPair, sa_key: Path, node: str | None = None,
+    advertise: str = HOST,
+) -> list[str]:  # fmt: skip
     return [
         str(binary),
         f"--etcd-servers=http://{HOST}:{s.etcd_port}",
         f"--bind-address={HOST}",
-        f"--advertise-address={HOST}",  # else it advertises the machine's own address
+        # Else it advertises the machine's own address; a node's pods reach it at `advertise`.
+        f"--advertise-address={advertise}",
         f"--secure-port={s.apiserver_port}",
         f"--tls-cert-file={serving.cert}",
         f"--tls-private-key-file={serving.key}",
@@ -138,6 +144,7 @@ def node_identities(node: str) -> dict[str, str]:
         f"system:node:{node}": "system:nodes",
         "system:kube-controller-manager": "",
         "system:kube-scheduler": "",
+        "system:kube-proxy": "",  # bound to system:node-proxier by the bootstrap RBAC
     }
 
 
@@ -172,14 +179,16 @@ class KubeApiserver:
 
     `hosts` (name -> loopback address) gives kube-apiserver names of its own, for a
     webhook served on this machine under its in-cluster name (needs root: a mount
-    namespace). `node` names the kubelet's node when one runs (see `node_args`).
+    namespace). `node` names the kubelet's node when one runs (see `node_args`);
+    `advertise` is the address its pods reach it at (the `kubernetes` Service's endpoint).
     """
 
     def __init__(
         self, settings: KubeSettings, progress: Progress = _say, extra_args: tuple[str, ...] = (),
-        hosts: dict[str, str] | None = None, node: str | None = None,
+        hosts: dict[str, str] | None = None, node: str | None = None, advertise: str = HOST,
     ) -> None:  # fmt: skip
         self.settings = settings
+        self.advertise = advertise
         self.extra_args = extra_args
         self.node = node
         self.hosts = dict(hosts or {})
@@ -212,7 +221,10 @@ class KubeApiserver:
         serving, sa_key = self._prepare_run_dir()
         s = self.settings
         etcd_process = ManagedProcess("etcd", etcd_argv(etcd, s), s.run_dir / "logs" / "etcd.log")
-        argv = [*apiserver_argv(binary, s, serving, sa_key, self.node), *self.extra_args]
+        argv = [
+            *apiserver_argv(binary, s, serving, sa_key, self.node, self.advertise),
+            *self.extra_args,
+        ]
         if self.hosts:
             argv = self._with_hosts(argv)
         log = s.run_dir / "logs" / "kube-apiserver.log"
@@ -247,7 +259,11 @@ class KubeApiserver:
         (run / "logs").mkdir(parents=True)
         certs = run / "certs"
         self.ca = make_ca(certs)
-        serving = issue(self.ca, certs, "kube-apiserver", ["localhost"], [HOST])
+        names, addresses = ["localhost"], [HOST]
+        if self.node:  # its pods dial the Service's IP, or the advertised address
+            names += IN_CLUSTER_NAMES
+            addresses += sorted({KUBERNETES_SERVICE_IP, self.advertise} - {HOST})
+        serving = issue(self.ca, certs, "kube-apiserver", names, addresses)
         sa_key = private_key(certs / "service-accounts.key")
         if self.node:
             issue(self.ca, certs, KUBELET_CLIENT, [KUBELET_CLIENT], [])  # a client: CN counts

@@ -127,9 +127,12 @@ def install_order(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: first.get(str(d.get("kind")), 2))
 
 
-def render_dapr_chart(helm: Path, dapr_version: str, kube_release: str) -> list[dict[str, Any]]:
-    """The Dapr chart of the pinned release, rendered with the values k3d/up.sh uses."""
+def render_dapr_chart(
+    helm: Path, dapr_version: str, kube_release: str, values: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The Dapr chart of the pinned release, rendered with the values k3d/up.sh uses
+    (and `values` set on top of them)."""
     chart = dapr_module_dir(dapr_version) / "charts" / "dapr"
     files = [DAPR_VALUES] if DAPR_VALUES.is_file() else []
-    tag = {"global.tag": dapr_version.lstrip("v")}
+    tag = {"global.tag": dapr_version.lstrip("v"), **(values or {})}
     return render_chart(helm, chart, DAPR_NAMESPACE, tag, files, kube_release)

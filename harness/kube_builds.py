@@ -25,6 +25,9 @@ KUBERNETES_MODULE = "k8s.io/kubernetes"
 HELM_MODULE = "helm.sh/helm/v3"
 HELM_VERSION = "v3.22.0"
 DAPR_MODULE = "github.com/dapr/dapr"
+# The cluster DNS: the release kubeadm installs beside Kubernetes 1.32.
+COREDNS_MODULE = "github.com/coredns/coredns"
+COREDNS_VERSION = "v1.11.3"
 CLUSTER_YAML = REPO_ROOT / "k3d" / "cluster.yaml"
 _K3S_TAG = re.compile(r":v(\d+)\.(\d+)\.(\d+)-k3s\d+$")
 _STAGING = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", re.MULTILINE)
@@ -105,6 +108,18 @@ def helm_command() -> GoCommand:
         package=f"{HELM_MODULE}/cmd/helm",
         go_directive=go_directive(Path(info["GoMod"])),
         ldflags=f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+    )
+
+
+def coredns_command() -> GoCommand:
+    """CoreDNS, the cluster DNS (its main package is the module's root)."""
+    info = module_download(COREDNS_MODULE, COREDNS_VERSION)
+    return GoCommand(
+        name="coredns",
+        module=COREDNS_MODULE,
+        version=COREDNS_VERSION,
+        package=COREDNS_MODULE,
+        go_directive=go_directive(Path(info["GoMod"])),
     )
 
 

@@ -30,6 +30,15 @@ def is_port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def accepts(host: str, port: int, timeout: float = 1) -> bool:
+    """Something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def port_holder(port: int) -> str:
     """Who listens on `port`, as `name (pid N)`, or 'unknown process' if ss cannot tell."""
     try:

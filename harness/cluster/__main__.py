@@ -1,7 +1,8 @@
 """`python -m harness.cluster up|down|status`: the single-node cluster in the background.
 
 `up` starts a supervisor process that owns the cluster, shows its progress, and returns
-once the node is Ready (a running cluster is left as it is). `down` stops it and removes
+once the node is Ready and Dapr's control plane runs on it as pods (a running cluster is
+left as it is). `down` stops it and removes
 whatever the node left on the machine, also after a supervisor that was killed.
 `status` says whether it runs and whether the node is Ready (exit 1 when not).
 Ports move with HARNESS_PORT_OFFSET; HARNESS_CLUSTER_RUN_DIR moves the run directory.
@@ -26,11 +27,14 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from harness.arguments import one_line_parser
-from harness.cluster import leftovers
+from harness.cluster import dapr, leftovers
 from harness.cluster.node import Cluster, node_ready, preflight
+from harness.cluster.pods import pod_problem
 from harness.cluster.settings import NODE_NAME, ClusterSettings
 from harness.errors import HarnessError
 from harness.images import DOCKERFILES, build_all, image_size, service_image
+from harness.kube_apply import DAPR_NAMESPACE
+from harness.longrun import say as progress_for
 from harness.processes import pid_alive, stop_group
 from harness.progress import say
 from harness.settings import REPO_ROOT
@@ -101,7 +105,8 @@ def up(s: ClusterSettings) -> int:
         _stop_supervisor(proc.pid, timeout=90)
         leftovers.sweep(s)  # and whatever a supervisor killed after 90 s left
         raise
-    print(f"cluster up in {time.monotonic() - started:.1f} s (node {NODE_NAME} Ready)")
+    print(f"cluster up in {time.monotonic() - started:.1f} s (node {NODE_NAME} Ready, "
+          "Dapr's control plane Ready)")  # fmt: skip
     print(f"  kubeconfig  {state.kubeconfig}")
     return 0
 
@@ -152,8 +157,11 @@ def supervise() -> int:
     pid = os.getpid()
     write_state(s, State(pid, "starting"))
     try:
-        cluster = Cluster(s, images=_service_images())
+        progress = progress_for("cluster")
+        dapr.ensure_images(progress)
+        cluster = Cluster(s, images=(*_service_images(), *dapr.images()), progress=progress)
         cluster.start()
+        _install_dapr(cluster)
     except (HarnessError, OSError) as exc:
         write_state(s, State(pid, "failed", error=str(exc)))
         return 1
@@ -171,6 +179,17 @@ def supervise() -> int:
         finally:
             s.state_file.unlink(missing_ok=True)
     return 0
+
+
+def _install_dapr(cluster: Cluster) -> None:
+    """Dapr's chart on the running node; a failure stops the node too."""
+    started = time.monotonic()
+    try:
+        dapr.install_and_wait(cluster.apiserver, cluster.progress)
+    except BaseException:
+        cluster.stop()
+        raise
+    cluster.timings["up"] += time.monotonic() - started
 
 
 def _service_images() -> tuple[str, ...]:
@@ -221,6 +240,7 @@ def status(s: ClusterSettings) -> int:
     try:
         with api:
             node: Any = k8s.CoreV1Api(api).read_node(NODE_NAME)
+            pods: Any = k8s.CoreV1Api(api).list_namespaced_pod(DAPR_NAMESPACE).items
     except (ApiException, urllib3.exceptions.HTTPError) as exc:
         print(f"cluster: supervisor pid {state.pid} runs, but the node cannot be read "
               f"({type(exc).__name__}); see {s.run_dir / 'logs'}")  # fmt: skip
@@ -230,8 +250,12 @@ def status(s: ClusterSettings) -> int:
     print(f"cluster: up (supervisor pid {state.pid}, came up in {state.up_seconds} s); node "
           f"{NODE_NAME} {'Ready' if ready else 'NOT Ready'}, kubelet {info.kubelet_version}, "
           f"{info.container_runtime_version}")  # fmt: skip
+    ready_apps = {p.metadata.labels.get("app") for p in pods if not pod_problem(p)}
+    missing = [app for app in dapr.CONTROL_PLANE if app not in ready_apps]
+    print("  dapr        " + (f"not Ready: {', '.join(missing)}" if missing else
+                              f"{', '.join(dapr.CONTROL_PLANE)} Ready"))  # fmt: skip
     print(f"  kubeconfig  {state.kubeconfig}")
-    return 0 if ready else 1
+    return 0 if ready and not missing else 1
 
 
 COMMANDS = {"up": up, "down": down, "status": status}

@@ -10,8 +10,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.cluster.settings import BRIDGE, CGROUP_ROOT, NODE_NAME, POD_SUBNET, ClusterSettings
-from harness.kube_apiserver import HOST
+from harness.cluster.settings import (
+    BRIDGE,
+    BRIDGE_GATEWAY,
+    CGROUP_ROOT,
+    CLUSTER_DNS_IP,
+    CLUSTER_DOMAIN,
+    NODE_NAME,
+    POD_SUBNET,
+    ClusterSettings,
+)
+from harness.kube_apiserver import HOST, SERVICE_CIDR
 
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 PAUSE_IMAGE = "dapr-suite/pause:suite"  # built locally by harness.cluster.images
@@ -76,7 +85,9 @@ def cni_conflist(s: ClusterSettings) -> dict[str, Any]:
     pod allowed through the firewall plugin.
 
     No masquerade and no default route in the pods: nothing they send can leave the
-    machine. Port mappings on 127.0.0.1 are reached from loopback only.
+    machine; their one route beyond the bridge is to the Services' cluster IPs, through
+    the node (where kube-proxy translates them). Port mappings on 127.0.0.1 are reached
+    from loopback only.
     """
     return {
         "cniVersion": "0.4.0",
@@ -93,6 +104,7 @@ def cni_conflist(s: ClusterSettings) -> dict[str, Any]:
                     "type": "host-local",
                     "ranges": [[{"subnet": POD_SUBNET}]],
                     "dataDir": str(s.run_dir / "cni" / "ipam"),
+                    "routes": [{"dst": SERVICE_CIDR, "gw": BRIDGE_GATEWAY}],
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
@@ -142,6 +154,9 @@ def kubelet_config(s: ClusterSettings, serving_cert: Path, serving_key: Path) ->
         # No iptables chains of kubelet's own on the machine.
         "makeIPTablesUtilChains": False,
         "resolvConf": str(s.run_dir / "resolv.conf"),
+        # The cluster's CoreDNS (harness.cluster.dns) behind its Service.
+        "clusterDNS": [CLUSTER_DNS_IP],
+        "clusterDomain": CLUSTER_DOMAIN,
         "podLogsDir": str(s.run_dir / "pod-logs"),
         "volumePluginDir": str(s.kubelet_dir / "volume-plugins"),
         "staticPodPath": "",
@@ -151,8 +166,48 @@ def kubelet_config(s: ClusterSettings, serving_cert: Path, serving_key: Path) ->
     }  # fmt: skip
 
 
-# Pods get a resolver that answers nothing: 127.0.0.1 is the pod's own loopback.
+# What kubelet adds to the cluster DNS for pods (and hostNetwork pods get alone): a
+# resolver that answers nothing, 127.0.0.1 being the pod's own loopback.
 POD_RESOLV_CONF = "nameserver 127.0.0.1\n"
+
+
+def kube_proxy_config(s: ClusterSettings) -> dict[str, Any]:
+    """kube-proxy in iptables mode: Services' cluster IPs translated on this node only.
+
+    Its own ports on loopback; NodePorts answered only on the bridge address (no
+    localhost NodePorts: those need route_localnet set machine-wide); the machine's
+    conntrack settings left alone (a 0 leaves each as it is).
+    """
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "mode": "iptables",
+        "clientConnection": {"kubeconfig": str(s.run_dir / "kubeconfigs" / "kube-proxy")},
+        "hostnameOverride": NODE_NAME,
+        "healthzBindAddress": f"{HOST}:{s.kube_proxy_healthz_port}",
+        "metricsBindAddress": f"{HOST}:{s.kube_proxy_metrics_port}",
+        "clusterCIDR": POD_SUBNET,
+        "nodePortAddresses": [f"{BRIDGE_GATEWAY}/32"],
+        "iptables": {"localhostNodePorts": False, "masqueradeAll": False, "syncPeriod": "10s",
+                     "minSyncPeriod": "1s"},
+        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s",
+                      "tcpCloseWaitTimeout": "0s"},
+    }  # fmt: skip
+
+
+def kube_proxy_argv(binary: Path, s: ClusterSettings) -> list[str]:
+    return [str(binary), f"--config={s.run_dir / 'kube-proxy-config.yaml'}", "--v=1"]
+
+
+def apiserver_relay_argv(s: ClusterSettings) -> list[str]:
+    """Pods reach the apiserver at its advertised address on the bridge: socat relays
+    each connection to its loopback port (kube-apiserver binds one address only)."""
+    port = s.kube.apiserver_port
+    return [
+        "socat",
+        f"TCP-LISTEN:{port},bind={BRIDGE_GATEWAY},reuseaddr,fork",
+        f"TCP:{HOST}:{port}",
+    ]
 
 
 def containerd_argv(s: ClusterSettings) -> list[str]:

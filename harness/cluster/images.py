@@ -3,6 +3,7 @@ into the node's containerd without a registry (`docker save | ctr images import`
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import time
@@ -36,16 +37,49 @@ def ensure_pause_image(progress: Progress) -> None:
         )  # fmt: skip
 
 
+def ensure_binary_image(
+    ref: str, binary: Path, entry: str, progress: Progress, user: str = ""
+) -> None:
+    """An image of one static Go binary at `entry` over the Debian base, built with the
+    Docker Engine when `ref` is absent (refs carry the binary's version)."""
+    if image_size(ref) is not None:
+        return
+    ensure_base_image(progress)
+    with tempfile.TemporaryDirectory(prefix="binary-image-") as tmp:
+        shutil.copyfile(binary, Path(tmp) / "binary")
+        (Path(tmp) / "binary").chmod(0o755)
+        lines = [f"FROM {BASE_IMAGE}", f"COPY binary {entry}"]
+        lines += [f"USER {user}"] if user else []
+        lines.append(f'ENTRYPOINT ["{entry}"]')
+        (Path(tmp) / "Dockerfile").write_text("\n".join(lines) + "\n")
+        progress(f"docker build {ref} ({binary.name} over {BASE_IMAGE})")
+        run_step(
+            ["docker", "build", "-t", ref, tmp], what=f"docker build of {ref}",
+            log=cache_dir() / "logs" / f"build-image-{binary.name}.log", progress=progress,
+            env={"DOCKER_BUILDKIT": "0"},
+        )  # fmt: skip
+
+
 def ctr_argv(socket: Path, *args: str) -> list[str]:
     return ["ctr", "--address", str(socket), "--namespace", CONTAINERD_NAMESPACE, *args]
 
 
 def import_image(ref: str, socket: Path, timeout: float = 300) -> float:
     """Copy one image from the Docker Engine into the node's containerd; seconds taken."""
-    if image_size(ref) is None:
-        raise HarnessError(f"image {ref} is not in the Docker Engine's store (build it first)")
+    return import_images((ref,), socket, timeout)
+
+
+def import_images(refs: tuple[str, ...], socket: Path, timeout: float = 300) -> float:
+    """Copy images from the Docker Engine into the node's containerd in one `docker save`
+    (layers they share are copied once); seconds taken."""
+    missing = [ref for ref in refs if image_size(ref) is None]
+    if missing:
+        raise HarnessError(
+            f"image {missing[0]} is not in the Docker Engine's store (build it first)"
+        )
+    ref = ", ".join(refs)
     started = time.monotonic()
-    save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE)
+    save = subprocess.Popen(["docker", "save", *refs], stdout=subprocess.PIPE)
     try:
         imported = subprocess.run(
             ctr_argv(socket, "images", "import", "-"), stdin=save.stdout,

@@ -4,7 +4,9 @@ Everything is recognised as the node's own by where it lives, never by a broad n
 processes by their cgroup (below CGROUP_ROOT) or by the node's containerd socket on their
 command line (the runc shims, which leave containerd's process group), mounts by their
 path (below the run directory), the bridge and the portmap chains by their names, the
-log links kubelet makes in /var/log/containers by their target (the node's pod log dir).
+log links kubelet makes in /var/log/containers by their target (the node's pod log dir),
+kube-proxy's iptables chains by their KUBE- prefix (no other program on the machine uses
+it; two clusters at once would share the bridge's name anyway).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ FIXED_DIRS = (
 PORTMAP_CHAINS = ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ")
 # The firewall plugin's chains in the filter table; each pod's rules name its address.
 FIREWALL_CHAINS = ("CNI-FORWARD", "CNI-ADMIN")
+# kube-proxy's (and kubelet's canary) chains are all named KUBE-*, in these tables.
+KUBE_CHAIN_PREFIX = "KUBE-"
+KUBE_TABLES = ("nat", "filter", "mangle")
 
 
 def cgroup_dirs(root: str = CGROUP_ROOT, mount: Path = CGROUP_MOUNT) -> list[Path]:
@@ -154,6 +159,31 @@ def remove_firewall_chains(subnet: str) -> None:
             _iptables("-t", "filter", "-X", chain)
 
 
+def remove_kube_chains(tables: tuple[str, ...] = KUBE_TABLES) -> None:
+    """kube-proxy's rules: the jumps into its KUBE-* chains from the built-in chains, then
+    the chains themselves (what `kube-proxy --cleanup` removes, without its IPVS flush,
+    which would touch every virtual server on the machine)."""
+    for table in tables:
+        rules = _iptables("-t", table, "-S").splitlines()
+        for line in rules:
+            argv = shlex.split(line)
+            chain = argv[1] if len(argv) > 1 else ""
+            if argv[0] == "-A" and not chain.startswith(KUBE_CHAIN_PREFIX) and _jumps_to_kube(argv):
+                _iptables("-t", table, "-D", *argv[1:])
+        chains = [line.split()[1] for line in rules if line.startswith(f"-N {KUBE_CHAIN_PREFIX}")]
+        for chain in chains:
+            _iptables("-t", table, "-F", chain)
+        for chain in chains:
+            _iptables("-t", table, "-X", chain)
+
+
+def _jumps_to_kube(argv: list[str]) -> bool:
+    return any(
+        flag in ("-j", "-g") and target.startswith(KUBE_CHAIN_PREFIX)
+        for flag, target in zip(argv, argv[1:], strict=False)
+    )
+
+
 def _names_address_in(argv: list[str], network: ipaddress.IPv4Network) -> bool:
     """The rule's source or destination is an address of `network`."""
     for flag in ("-s", "-d"):
@@ -217,6 +247,7 @@ def sweep(s: ClusterSettings) -> list[str]:
     remove_bridge()
     remove_portmap_chains(CNI_NETWORK)
     remove_firewall_chains(POD_SUBNET)
+    remove_kube_chains()
     remove_log_links(s.run_dir / "pod-logs")
     remove_fixed_dirs(CNI_NETWORK)
     remove_cgroups()
@@ -236,4 +267,7 @@ def leftovers(s: ClusterSettings) -> list[str]:
     for table in ("nat", "filter"):
         if "-N CNI-" in _iptables("-t", table, "-S"):
             found.append(f"iptables chains CNI-* in the {table} table")
+    for table in KUBE_TABLES:
+        if f"-N {KUBE_CHAIN_PREFIX}" in _iptables("-t", table, "-S"):
+            found.append(f"iptables chains {KUBE_CHAIN_PREFIX}* in the {table} table")
     return found

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,23 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from harness.cluster import configs, leftovers
-from harness.cluster.images import ctr_argv, ensure_pause_image, import_image
-from harness.cluster.settings import NODE_NAME, ClusterSettings
+from harness.cluster import configs, dns, leftovers
+from harness.cluster.images import ctr_argv, ensure_pause_image, import_images
+from harness.cluster.pods import wait_running
+from harness.cluster.settings import BRIDGE, BRIDGE_GATEWAY, NODE_NAME, POD_SUBNET, ClusterSettings
 from harness.errors import HarnessError
 from harness.gobuild import ensure_command
 from harness.images import require_docker_engine
-from harness.kube_apiserver import HOST, KubeApiserver, launch
+from harness.kube_apiserver import HOST, SERVICE_CIDR, KubeApiserver, launch
 from harness.kube_apply import apply_all
 from harness.kube_builds import kubernetes_command, kubernetes_release
 from harness.longrun import Progress, say
-from harness.ports import ensure_ports_free
+from harness.ports import accepts, ensure_ports_free
 from harness.processes import ManagedProcess, stop_all
 from harness.tls import issue
 from harness.wait import WaitTimeout, poll
 
-NODE_COMMANDS = ("kubelet", "kube-controller-manager", "kube-scheduler")
+NODE_COMMANDS = ("kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 REQUIRED = {
     "containerd": "containerd",
     "ctr": "containerd",
@@ -48,6 +50,7 @@ REQUIRED = {
     "iptables": "iptables",
     "ip": "iproute2",
     "umount": "mount",
+    "socat": "socat",
 }
 CNI_PLUGINS = ("bridge", "host-local", "portmap", "loopback")
 _say = say("cluster")
@@ -78,7 +81,9 @@ class Cluster:
         self.settings = settings
         self.images = images
         self.progress = progress
-        self.apiserver = KubeApiserver(settings.kube, progress, node=NODE_NAME)
+        self.apiserver = KubeApiserver(
+            settings.kube, progress, node=NODE_NAME, advertise=BRIDGE_GATEWAY
+        )
         self.containerd: ManagedProcess | None = None
         self.processes: list[ManagedProcess] = []  # controller manager, scheduler, kubelet
         self.release = ""
@@ -99,6 +104,7 @@ class Cluster:
             self._write_node_files()
             self._start_control_plane(binaries)
             self._wait_node_ready()
+            self._start_dns()
         except BaseException:
             self.stop()
             raise
@@ -141,6 +147,7 @@ class Cluster:
             )
             self.timings[f"build {name}"] = seconds
         ensure_pause_image(self.progress)
+        _, self.timings["build coredns"] = dns.ensure_image(self.progress)
         return binaries
 
     def _prepare_run_dir(self) -> None:
@@ -153,7 +160,11 @@ class Cluster:
         (s.containerd_dir / "config.toml").write_text(configs.containerd_config(s))
         (s.cni_conf_dir / "10-suite-pods.conflist").write_text(configs.cni_conflist_text(s))
         (s.run_dir / "resolv.conf").write_text(configs.POD_RESOLV_CONF)
+        (s.run_dir / "kube-proxy-config.yaml").write_text(
+            yaml.safe_dump(configs.kube_proxy_config(s))
+        )
         leftovers.make_cgroup_root()
+        _make_bridge()
 
     def _start_containerd(self) -> None:
         s = self.settings
@@ -168,9 +179,10 @@ class Cluster:
         launch(self.containerd, answers, s.ready_timeout_seconds, self.progress)
 
     def _import_images(self) -> None:
-        for ref in (configs.PAUSE_IMAGE, *self.images):
-            seconds = import_image(ref, self.settings.containerd_socket)
-            self.progress(f"{ref} imported into the node's containerd in {seconds:.1f} s")
+        refs = (configs.PAUSE_IMAGE, dns.IMAGE, *self.images)
+        seconds = import_images(refs, self.settings.containerd_socket)
+        self.timings["import images"] = seconds
+        self.progress(f"{', '.join(refs)} imported into the node's containerd in {seconds:.1f} s")
 
     def _write_node_files(self) -> None:
         s, server = self.settings, self.apiserver
@@ -179,6 +191,7 @@ class Cluster:
             (f"system:node:{NODE_NAME}", "kubelet"),
             ("system:kube-controller-manager", "kube-controller-manager"),
             ("system:kube-scheduler", "kube-scheduler"),
+            ("system:kube-proxy", "kube-proxy"),
         ):
             path = s.run_dir / "kubeconfigs" / name
             path.write_text(yaml.safe_dump(server.kubeconfig(user)))
@@ -192,11 +205,18 @@ class Cluster:
 
     def _start_control_plane(self, binaries: dict[str, Path]) -> None:
         s = self.settings
+        relay = ManagedProcess(
+            "apiserver-relay", configs.apiserver_relay_argv(s), s.logs / "apiserver-relay.log"
+        )
+        self.processes.append(relay)
+        launch(relay, partial(accepts, BRIDGE_GATEWAY, s.kube.apiserver_port), 10, self.progress)
         plan = (
             ("kube-controller-manager", configs.controller_manager_argv,
              _https_healthz(s.controller_manager_port)),
             ("kube-scheduler", configs.scheduler_argv, _https_healthz(s.scheduler_port)),
             ("kubelet", configs.kubelet_argv, _http_healthz(s.kubelet_healthz_port)),
+            # After the kubelet: it learns the node's address from the Node object.
+            ("kube-proxy", configs.kube_proxy_argv, _http_healthz(s.kube_proxy_healthz_port)),
         )  # fmt: skip
         for name, argv, ready in plan:
             process = ManagedProcess(name, argv(binaries[name], s), s.logs / f"{name}.log")
@@ -217,12 +237,24 @@ class Cluster:
             try:
                 poll(ready, timeout=self.settings.ready_timeout_seconds, interval=0.5)
             except WaitTimeout:
-                kubelet = self.processes[-1]
+                kubelet = next(p for p in self.processes if p.name == "kubelet")
                 raise HarnessError(
                     f"node {NODE_NAME} did not become Ready within "
                     f"{self.settings.ready_timeout_seconds:g}s; kubelet log {kubelet.log_path}:\n"
                     + kubelet.log_tail(15)
                 ) from None
+
+    def _start_dns(self) -> None:
+        """CoreDNS behind the kube-dns Service; returns once its pod is Ready."""
+        started = time.monotonic()
+        refused = apply_all(self.apiserver.dynamic(), dns.manifests(), dry_run=False)
+        if refused:
+            raise HarnessError(f"kube-apiserver refused the cluster DNS: {refused[0].line()}")
+        with self.apiserver.api_client() as api:
+            wait_running(k8s.CoreV1Api(api), dns.NAMESPACE, "", self.settings.ready_timeout_seconds,
+                         selector="k8s-app=kube-dns")  # fmt: skip
+        self.timings["dns"] = time.monotonic() - started
+        self.progress(f"cluster DNS (CoreDNS) Ready in {self.timings['dns']:.1f} s")
 
     def _drain(self, timeout: float = 60) -> None:
         """Delete every pod and wait until containerd runs no task of them."""
@@ -278,6 +310,23 @@ def _https_healthz(port: int) -> Callable[[], bool]:
         return httpx.get(url, verify=context, timeout=2, trust_env=False).status_code == 200
 
     return ready
+
+
+def _make_bridge() -> None:
+    """The pod bridge with the node's gateway address before any pod exists: the relay to
+    the apiserver binds that address, and the Services' cluster IPs are routed onto the
+    bridge (kube-proxy translates them; anything it does not stays on this machine).
+    The CNI bridge plugin takes the bridge as it finds it. Removed with the bridge."""
+    prefix = POD_SUBNET.split("/")[1]
+    for argv in (
+        ["ip", "link", "add", "name", BRIDGE, "type", "bridge"],
+        ["ip", "addr", "add", f"{BRIDGE_GATEWAY}/{prefix}", "dev", BRIDGE],
+        ["ip", "link", "set", BRIDGE, "up"],
+        ["ip", "route", "add", SERVICE_CIDR, "dev", BRIDGE, "src", BRIDGE_GATEWAY],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise HarnessError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
 
 
 def _http_healthz(port: int) -> Callable[[], bool]:

@@ -52,11 +52,15 @@ def pod_problem(pod: Any) -> str:
     return f"phase {pod.status.phase}"
 
 
-def wait_running(core: k8s.CoreV1Api, namespace: str, app: str, timeout: float) -> Any:
-    """The app's pod once Running and Ready; on timeout one error naming what it waits for."""
+def wait_running(
+    core: k8s.CoreV1Api, namespace: str, app: str, timeout: float, selector: str = ""
+) -> Any:
+    """The app's pod (or the first matching `selector`) once Running and Ready; on
+    timeout one error naming what it waits for."""
+    app = app or selector
 
     def read() -> tuple[Any, str]:
-        pods = core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        pods = core.list_namespaced_pod(namespace, label_selector=selector or f"app={app}").items
         if not pods:
             return None, "no pod created yet"
         return pods[0], pod_problem(pods[0])
@@ -72,6 +76,11 @@ def wait_running(core: k8s.CoreV1Api, namespace: str, app: str, timeout: float) 
 def probe_pod(name: str, image: str, url: str, namespace: str = "default") -> dict[str, Any]:
     """A pod that fetches `url` once with the image's python3 and exits 0 on a 200."""
     script = f"import urllib.request as r; print(r.urlopen({url!r}, timeout=5).read().decode())"
+    return script_pod(name, image, script, namespace)
+
+
+def script_pod(name: str, image: str, script: str, namespace: str = "default") -> dict[str, Any]:
+    """A pod that runs `script` once with the image's python3."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",

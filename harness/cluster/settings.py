@@ -14,6 +14,11 @@ NODE_NAME = "suite-node"
 POD_SUBNET = "10.244.0.0/24"  # on the bridge only: no route leads off this machine
 BRIDGE = "suite-cni0"
 CGROUP_ROOT = "/dapr-suite-cluster"  # every pod's cgroup sits below it, in each hierarchy
+# The node's own address on the bridge: pods reach the apiserver here (a relay to its
+# loopback port), and it is the only address NodePorts answer on.
+BRIDGE_GATEWAY = "10.244.0.1"
+CLUSTER_DOMAIN = "cluster.local"
+CLUSTER_DNS_IP = "10.96.0.10"  # the kube-dns Service, in SERVICE_CIDR
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class ClusterSettings:
     kubelet_healthz_port: int = 10248
     controller_manager_port: int = 10257
     scheduler_port: int = 10259
+    kube_proxy_healthz_port: int = 10256
+    kube_proxy_metrics_port: int = 10249
     run_dir: Path = REPO_ROOT / ".run" / "cluster"
     ready_timeout_seconds: float = 120.0
 
@@ -43,6 +50,8 @@ class ClusterSettings:
             kubelet_healthz_port=base.kubelet_healthz_port + offset,
             controller_manager_port=base.controller_manager_port + offset,
             scheduler_port=base.scheduler_port + offset,
+            kube_proxy_healthz_port=base.kube_proxy_healthz_port + offset,
+            kube_proxy_metrics_port=base.kube_proxy_metrics_port + offset,
             run_dir=run_dir,
         )
         require_pinned_range(settings.ports())
@@ -55,6 +64,8 @@ class ClusterSettings:
             "kubelet healthz": self.kubelet_healthz_port,
             "kube-controller-manager": self.controller_manager_port,
             "kube-scheduler": self.scheduler_port,
+            "kube-proxy healthz": self.kube_proxy_healthz_port,
+            "kube-proxy metrics": self.kube_proxy_metrics_port,
         }
 
     # Paths below the run directory; unix socket paths must stay under 108 bytes.

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import configs
-from harness.cluster.settings import BRIDGE, CGROUP_ROOT, NODE_NAME, POD_SUBNET, ClusterSettings
+from harness.cluster.settings import (
+    BRIDGE,
+    BRIDGE_GATEWAY,
+    CGROUP_ROOT,
+    CLUSTER_DNS_IP,
+    NODE_NAME,
+    POD_SUBNET,
+    ClusterSettings,
+)
 from harness.errors import HarnessError
 from harness.kube_apiserver import (
     KUBELET_CLIENT,
+    SERVICE_CIDR,
     KubeApiserver,
     KubeSettings,
     apiserver_argv,
@@ -32,6 +41,8 @@ def test_every_port_moves_with_the_offset_and_stays_pinned(settings: ClusterSett
         "kubelet healthz": 23248,
         "kube-controller-manager": 23257,
         "kube-scheduler": 23259,
+        "kube-proxy healthz": 23256,
+        "kube-proxy metrics": 23249,
     }
     assert settings.kube.apiserver_port == 19443
     assert settings.kube.run_dir == settings.run_dir / "kube"
@@ -71,7 +82,8 @@ def test_the_pod_network_is_a_local_bridge_with_no_way_out(settings: ClusterSett
     assert bridge["type"] == "bridge" and bridge["bridge"] == BRIDGE
     assert bridge["ipMasq"] is False and bridge["isDefaultGateway"] is False
     assert bridge["ipam"]["ranges"] == [[{"subnet": POD_SUBNET}]]
-    assert "routes" not in bridge["ipam"]  # only the bridge's own subnet is reachable
+    # Beyond the bridge, only the Services' cluster IPs, through the node (kube-proxy).
+    assert bridge["ipam"]["routes"] == [{"dst": SERVICE_CIDR, "gw": BRIDGE_GATEWAY}]
     assert bridge["ipam"]["dataDir"].startswith(str(settings.run_dir))
     assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True}
     assert firewall["type"] == "firewall"  # pod to pod through a FORWARD chain set to DROP
@@ -93,6 +105,27 @@ def test_kubelet_runs_on_cgroup_v1_with_cgroupfs_on_loopback(settings: ClusterSe
     assert config["makeIPTablesUtilChains"] is False
     for key in ("resolvConf", "podLogsDir", "volumePluginDir"):
         assert config[key].startswith(str(settings.run_dir)), key
+    assert config["clusterDNS"] == [CLUSTER_DNS_IP] and config["clusterDomain"] == "cluster.local"
+
+
+def test_kube_proxy_keeps_its_ports_on_loopback_and_the_machine_settings_alone(
+    settings: ClusterSettings,
+) -> None:
+    config = configs.kube_proxy_config(settings)
+    assert config["mode"] == "iptables" and config["hostnameOverride"] == NODE_NAME
+    assert config["healthzBindAddress"] == "127.0.0.1:23256"
+    assert config["metricsBindAddress"] == "127.0.0.1:23249"
+    assert config["nodePortAddresses"] == [f"{BRIDGE_GATEWAY}/32"]  # never the machine's own
+    assert config["iptables"]["localhostNodePorts"] is False  # would set route_localnet
+    conntrack = config["conntrack"]
+    assert conntrack["maxPerCore"] == conntrack["min"] == 0  # 0: the sysctl is left as it is
+    assert config["clientConnection"]["kubeconfig"].startswith(str(settings.run_dir))
+
+
+def test_the_apiserver_relay_listens_on_the_bridge_only(settings: ClusterSettings) -> None:
+    argv = configs.apiserver_relay_argv(settings)
+    assert argv[1] == f"TCP-LISTEN:19443,bind={BRIDGE_GATEWAY},reuseaddr,fork"
+    assert argv[2] == "TCP:127.0.0.1:19443"
 
 
 def test_control_plane_commands_bind_loopback_on_their_pinned_ports(
@@ -123,6 +156,12 @@ def test_the_apiserver_of_a_node_admits_service_accounts_and_reaches_the_kubelet
     assert "--enable-admission-plugins=NodeRestriction" in node
     assert "--kubelet-preferred-address-types=Hostname" in node
     assert f"--kubelet-client-certificate={tmp_path / 'certs' / KUBELET_CLIENT}.crt" in node
+    assert "--advertise-address=127.0.0.1" in node and "--bind-address=127.0.0.1" in node
+    beside = apiserver_argv(
+        Path("/k"), s, pair, tmp_path / "sa.key", node=NODE_NAME, advertise=BRIDGE_GATEWAY
+    )
+    assert f"--advertise-address={BRIDGE_GATEWAY}" in beside  # its pods' way in
+    assert "--bind-address=127.0.0.1" in beside
 
 
 def test_each_node_component_gets_a_token_and_its_groups(tmp_path: Path) -> None:

@@ -110,3 +110,39 @@ def test_another_networks_port_mappings_are_left_alone(monkeypatch: pytest.Monke
     monkeypatch.setattr(leftovers, "_iptables", iptables)
     leftovers.remove_portmap_chains("suite-pods")
     assert all(c[-1] == "-S" for c in calls)
+
+
+FILTER_WITH_KUBE_PROXY = """-P INPUT ACCEPT
+-P FORWARD DROP
+-N DOCKER-USER
+-N KUBE-FORWARD
+-N KUBE-SERVICES
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "lb firewall" -j KUBE-PROXY-FIREWALL
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -j DOCKER-USER
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP
+"""
+
+
+def test_kube_proxys_jumps_then_its_chains_are_removed_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def iptables(*args: str) -> str:
+        calls.append(args)
+        return FILTER_WITH_KUBE_PROXY if args[-1] == "-S" else ""
+
+    monkeypatch.setattr(leftovers, "_iptables", iptables)
+    leftovers.remove_kube_chains(("filter",))
+    changes = [c for c in calls if c[-1] != "-S"]
+    assert changes == [
+        ("-t", "filter", "-D", "INPUT", "-m", "conntrack", "--ctstate", "NEW", "-m", "comment",
+         "--comment", "lb firewall", "-j", "KUBE-PROXY-FIREWALL"),
+        ("-t", "filter", "-D", "FORWARD", "-m", "comment", "--comment",
+         "kubernetes forwarding rules", "-j", "KUBE-FORWARD"),
+        ("-t", "filter", "-F", "KUBE-FORWARD"),
+        ("-t", "filter", "-F", "KUBE-SERVICES"),
+        ("-t", "filter", "-X", "KUBE-FORWARD"),
+        ("-t", "filter", "-X", "KUBE-SERVICES"),
+    ]  # fmt: skip
