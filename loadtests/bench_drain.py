@@ -39,6 +39,7 @@ QUIET_SECONDS = 5.0  # no new arrival for this long after the last one: the drai
 class Drain:
     messages: int
     accepted: int  # publishes daprd answered 2xx while the subscriber was frozen
+    refused: dict[str, int]  # the other publishes, by how they ended (HTTP 500, ReadTimeout)
     backlog_built_s: float
     first_arrival_s: float | None  # from the resume
     drained_s: float | None  # from the resume to the last arrival
@@ -63,8 +64,11 @@ def measure(stack: LocalStack, messages: int, rate: float, limit: float) -> Drai
         stack.send_signal(SUBSCRIBER_SIDECAR, signal.SIGCONT)
     resumed = time.monotonic()
     accepted = {c.seq for c in calls if c.outcome.value == "ok"}
+    refused = Counter(c.detail for c in calls if c.outcome.value != "ok")
+    if len(calls) < messages:  # the generator fell behind its schedule and was cut off
+        refused["not sent in time"] = messages - len(calls)
     times = arrival_times(s.url(s.service1_port), run, len(accepted), resumed, limit)
-    return summarize(messages, accepted, times, built_s)
+    return summarize(messages, accepted, times, built_s, dict(refused))
 
 
 def arrival_times(
@@ -93,7 +97,11 @@ def arrival_times(
 
 
 def summarize(
-    messages: int, accepted: set[int], times: list[tuple[int, float]], built_s: float
+    messages: int,
+    accepted: set[int],
+    times: list[tuple[int, float]],
+    built_s: float,
+    refused: dict[str, int] | None = None,
 ) -> Drain:
     seen = Counter(seq for seq, _ in times if seq in accepted)
     first = min((t for _, t in times), default=None)
@@ -101,6 +109,7 @@ def summarize(
     return Drain(
         messages=messages,
         accepted=len(accepted),
+        refused=refused or {},
         backlog_built_s=round(built_s, 2),
         first_arrival_s=round(first, 3) if first is not None else None,
         drained_s=round(last, 2) if last is not None else None,
@@ -159,11 +168,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def describe(d: Drain) -> str:
     return (
-        f"backlog of {d.accepted} (of {d.messages} published) built in {d.backlog_built_s} s; "
+        f"backlog of {d.accepted} (of {d.messages} published{_refused(d)}) built in "
+        f"{d.backlog_built_s} s; "
         f"after the resume: first arrival {d.first_arrival_s} s, all arrived in {d.drained_s} s, "
         f"drain rate {d.drain_rate} msgs/s; arrived {d.arrived}, lost {d.lost}, "
         f"duplicated {d.duplicated}"
     )
+
+
+def _refused(d: Drain) -> str:
+    if not d.refused:
+        return ""
+    return "; not accepted: " + ", ".join(f"{n} {why}" for why, n in sorted(d.refused.items()))
 
 
 if __name__ == "__main__":

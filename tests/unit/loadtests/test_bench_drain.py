@@ -19,8 +19,9 @@ def test_a_backlog_that_arrives_whole_gives_its_drain_rate() -> None:
 
 def test_missing_and_repeated_seqs_are_lost_and_duplicated() -> None:
     times = [(1, 1.0), (1, 2.0), (2, 1.5), (99, 1.6)]  # 99 was never accepted: not counted
-    result = summarize(3, {1, 2, 3}, times, built_s=0.1)
+    result = summarize(4, {1, 2, 3}, times, built_s=0.1, refused={"HTTP 500": 1})
     assert (result.arrived, result.lost, result.duplicated) == (2, 1, 1)
+    assert "(of 4 published; not accepted: 1 HTTP 500)" in describe(result)
 
 
 def test_nothing_arrived_has_no_rate() -> None:
