@@ -123,3 +123,34 @@ class ArrivalCursor:
             if not page.more or not page.arrivals:
                 self.after = after
                 return arrivals
+
+
+def arrivals_until_settled(
+    service1_url: str, run: str, expected: int, *, quiet: float, timeout: float,
+    since: float | None = None, interval: float = 0.2,
+) -> list[tuple[int, float]]:  # fmt: skip
+    """(seq, seconds since `since`) for each of the run's delivery attempts, read by cursor
+    until `expected` distinct messages arrived and none came for `quiet` seconds, or
+    `timeout` passed (what arrived by then is returned)."""
+    start = time.monotonic() if since is None else since
+    found: list[tuple[int, float]] = []
+    seqs: set[int] = set()
+    last = [time.monotonic()]
+    ledger = LedgerClient(service1_url)
+    cursor = ArrivalCursor(ledger, run)
+
+    def read() -> bool:
+        now = time.monotonic()
+        new = cursor.new()
+        if new:
+            last[0] = now
+            found.extend((int(a["seq"]), now - start) for a in new)
+            seqs.update(int(a["seq"]) for a in new)
+        return len(seqs) >= expected and now - last[0] >= quiet
+
+    try:
+        remaining = max(0.0, timeout - (time.monotonic() - start))
+        poll(read, timeout=remaining, interval=interval, on_timeout="return")
+    finally:
+        ledger.close()
+    return found

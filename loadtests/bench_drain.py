@@ -25,7 +25,7 @@ from pathlib import Path
 from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.errors import HarnessError
 from harness.faults.load import OpenLoad
-from harness.ledger import ArrivalCursor, LedgerClient, new_run_id
+from harness.ledger import arrivals_until_settled, new_run_id
 from harness.local_stack import LocalStack
 from harness.settings import StackSettings
 from loadtests.options import results_dir_of
@@ -67,33 +67,9 @@ def measure(stack: LocalStack, messages: int, rate: float, limit: float) -> Drai
     refused = Counter(c.detail for c in calls if c.outcome.value != "ok")
     if len(calls) < messages:  # the generator fell behind its schedule and was cut off
         refused["not sent in time"] = messages - len(calls)
-    times = arrival_times(s.url(s.service1_port), run, len(accepted), resumed, limit)
+    times = arrivals_until_settled(s.url(s.service1_port), run, len(accepted),
+                                   quiet=QUIET_SECONDS, timeout=limit, since=resumed)  # fmt: skip
     return summarize(messages, accepted, times, built_s, dict(refused))
-
-
-def arrival_times(
-    service1_url: str, run: str, expected: int, resumed: float, limit: float
-) -> list[tuple[int, float]]:
-    """(seq, seconds since the resume) per delivery attempt, until every expected message
-    arrived and the ledger is quiet, or `limit` seconds passed."""
-    found: list[tuple[int, float]] = []
-    ledger = LedgerClient(service1_url)
-    try:
-        cursor = ArrivalCursor(ledger, run)
-        last = time.monotonic()
-        while time.monotonic() - resumed < limit:
-            now = time.monotonic()
-            new = cursor.new()
-            found += [(int(a["seq"]), now - resumed) for a in new]
-            if new:
-                last = now
-            done = len({seq for seq, _ in found}) >= expected
-            if done and now - last >= QUIET_SECONDS:
-                break
-            time.sleep(0.2)
-    finally:
-        ledger.close()
-    return found
 
 
 def summarize(

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.errors import HarnessError
-from harness.ledger import ArrivalCursor, LedgerClient
+from harness.ledger import arrivals_until_settled
 from harness.tokens import suite_token_env
 from loadtests.options import results_dir_of
 from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
@@ -171,24 +171,11 @@ def locust_step(out: Path, seconds: float, target: Any) -> Measure:
 def settle(service1_url: str, run: str, published: int) -> tuple[float, int]:
     """Wait until every message the step published has arrived and arrivals have stopped, so
     that its backlog never counts against the next step; bounded by SETTLE_LIMIT_SECONDS.
-    Returns the seconds it took and how many messages were still missing then."""
-    started = last_arrival = time.monotonic()
-    seqs: set[int] = set()
-    ledger = LedgerClient(service1_url)
-    try:
-        cursor = ArrivalCursor(ledger, run)
-        while time.monotonic() - started < SETTLE_LIMIT_SECONDS:
-            new = cursor.new()
-            if new:
-                last_arrival = time.monotonic()
-                seqs.update(int(arrival["seq"]) for arrival in new)
-            quiet = time.monotonic() - last_arrival >= QUIET_SECONDS
-            if quiet and len(seqs) >= published:
-                break
-            time.sleep(0.5)
-    finally:
-        ledger.close()
-    return round(last_arrival - started, 1), max(0, published - len(seqs))
+    Returns the seconds until the last arrival and how many messages were still missing."""
+    found = arrivals_until_settled(service1_url, run, published, quiet=QUIET_SECONDS,
+                                   timeout=SETTLE_LIMIT_SECONDS, interval=0.5)  # fmt: skip
+    last = max((at for _, at in found), default=0.0)
+    return round(last, 1), max(0, published - len({seq for seq, _ in found}))
 
 
 def _drained(step: Step) -> str:

@@ -7,7 +7,14 @@ import re
 import httpx
 import pytest
 
-from harness.ledger import ArrivalCursor, LedgerClient, new_run_id
+from harness import ledger as ledger_module
+from harness.ledger import (
+    ArrivalCursor,
+    ArrivalPage,
+    LedgerClient,
+    arrivals_until_settled,
+    new_run_id,
+)
 
 
 def test_run_ids_are_readable_and_unique():
@@ -101,3 +108,38 @@ def test_a_failed_read_leaves_the_cursor_where_it_was():
         cursor.new()  # the first page came, the second failed: nothing handed out
     assert cursor.after == 0
     assert [a["attempt"] for a in cursor.new()] == list(range(1, 26))
+
+
+class _TrickleLedger:
+    """Hands out one more attempt of the run per read, then nothing."""
+
+    def __init__(self, url: str, attempts: list[int]) -> None:
+        self.attempts = attempts
+        self.closed = False
+
+    def arrivals(self, run: str, after: int, limit: int) -> ArrivalPage:
+        if after >= len(self.attempts):
+            return ArrivalPage([], after, False)
+        return ArrivalPage([{"seq": self.attempts[after]}], after + 1, False)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_arrivals_until_settled_waits_for_every_message_then_quiet(monkeypatch) -> None:
+    made: list[_TrickleLedger] = []
+
+    def fake(url: str) -> _TrickleLedger:
+        made.append(_TrickleLedger(url, [1, 2, 2, 3]))
+        return made[-1]
+
+    monkeypatch.setattr(ledger_module, "LedgerClient", fake)
+    found = arrivals_until_settled("http://x", "r", 3, quiet=0.05, timeout=5, interval=0.01)
+    assert [seq for seq, _ in found] == [1, 2, 2, 3]
+    assert made[0].closed
+
+
+def test_arrivals_until_settled_returns_what_came_by_the_timeout(monkeypatch) -> None:
+    monkeypatch.setattr(ledger_module, "LedgerClient", lambda url: _TrickleLedger(url, [1]))
+    found = arrivals_until_settled("http://x", "r", 2, quiet=0.01, timeout=0.2, interval=0.01)
+    assert [seq for seq, _ in found] == [1]
