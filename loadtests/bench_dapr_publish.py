@@ -8,7 +8,10 @@ the same messages, one mode after the other:
 - `baseline`: the no-op endpoint (loadtests/noop_endpoint.py, uvicorn in its own process);
 - `publish`: daprd's HTTP publish API, `POST /v1.0/publish/messagebus/t1`, one message a call;
 - `bulk`: daprd's bulk publish API, `POST /v1.0/publish/bulk/messagebus/t1`, --bulk-size
-  messages a call (the same messages per second, fewer calls).
+  messages a call (the same messages per second, fewer calls);
+- `grpc-baseline`: a no-op gRPC method (loadtests/noop_grpc.py, in its own process);
+- `grpc`: daprd's gRPC API, `PublishEvent`, one message a call, on one channel (HTTP/2 carries
+  --connections calls at once on it, as a gRPC client does).
 
 Service-1's app is a lean subscriber (loadtests/lean_subscriber.py) that only notes each
 arrival, so the figures are daprd's and Redis's, not our service's. The calls come from an
@@ -19,7 +22,7 @@ It reports the publish latency (p50/p90/p99/p99.9), Dapr's added latency, publis
 rates, end-to-end latency and the delivery verdict (harness/verdict.py) from the subscriber's
 records, with Dapr's published v1.18 figures beside ours. Exit code 1 when a message was lost.
 
-    python -m loadtests.bench_dapr_publish --rate 1000 --seconds 10 [--modes baseline,publish,bulk]
+    python -m loadtests.bench_dapr_publish --rate 1000 --seconds 10 [--modes publish,grpc,...]
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import httpx
+from dapr.proto import api_service_v1, api_v1
 
 from harness.arguments import bounded_int, one_line_parser
 from harness.errors import HarnessError
@@ -48,13 +53,17 @@ from harness.verdict import Attempt, Outcome, QueueVerdict, total_queue
 from harness.wait import poll
 from loadtests.latency import e2e_ms, percentile
 from loadtests.messages import encode, message_body
+from loadtests.noop_grpc import METHOD as NOOP_METHOD
+from loadtests.noop_grpc import serving as serving_noop_grpc
 from loadtests.open_loop import Call, run_open_loop
 from loadtests.served_app import pinned_port, served
 
 LEAN_SUBSCRIBER = "loadtests.lean_subscriber:app"
 NOOP_PORT = 6069  # loadtests/noop_endpoint.py; HARNESS_PORT_OFFSET moves it
+NOOP_GRPC_PORT = 6068  # loadtests/noop_grpc.py
 PUBSUB, TOPIC = "messagebus", "t1"
-MODES = ("baseline", "publish", "bulk")
+MODES = ("baseline", "publish", "bulk", "grpc-baseline", "grpc")
+BASELINE_OF = {"publish": "baseline", "bulk": "baseline", "grpc": "grpc-baseline"}
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 MAX_MESSAGES = 100_000
 CALL_TIMEOUT = 10.0
@@ -225,11 +234,15 @@ def bulk_body(run: str, seqs: range, sent_at: float, size: int) -> bytes:
     return json.dumps(entries, separators=(",", ":")).encode()
 
 
-async def run_mode(
+# send(run, the call's seqs, actual start) -> how the call ended
+Sender = Callable[[str, range, float], Awaitable[Outcome]]
+
+
+@asynccontextmanager
+async def http_sender(
     mode: str, url: str, headers: dict[str, str], args: argparse.Namespace
-) -> ModeResult:
-    """--warm-up-seconds unmeasured (fresh connections, a cold path), then the measured run."""
-    batch = args.bulk_size if mode == "bulk" else 1
+) -> AsyncIterator[Sender]:
+    """Calls of the HTTP modes, on a pool of --connections connections."""
     async with aiohttp.ClientSession(
         base_url=url,
         headers=headers,
@@ -237,26 +250,77 @@ async def run_mode(
         connector=aiohttp.TCPConnector(limit=args.connections),
     ) as http:  # trust_env stays off: no proxy variable reroutes loopback traffic
 
-        async def calls_of(run: str, seconds: int) -> list[Call]:
-            async def send(index: int, intended_at: float, sent_at: float) -> Outcome:
-                seqs = seqs_of(index, batch)
-                if mode == "bulk":
-                    body = bulk_body(run, seqs, sent_at, args.message_bytes)
-                    return await post(http, f"/v1.0/publish/bulk/{PUBSUB}/{TOPIC}", body)
-                path = (
-                    f"/v1.0/publish/{PUBSUB}/{TOPIC}" if mode != "baseline" else f"/publish/{TOPIC}"
-                )
-                body = single_body(run, seqs[0], sent_at, args.message_bytes)
-                return await post(http, path, body)
+        async def send(run: str, seqs: range, sent_at: float) -> Outcome:
+            if mode == "bulk":
+                body = bulk_body(run, seqs, sent_at, args.message_bytes)
+                return await post(http, f"/v1.0/publish/bulk/{PUBSUB}/{TOPIC}", body)
+            path = f"/v1.0/publish/{PUBSUB}/{TOPIC}" if mode != "baseline" else f"/publish/{TOPIC}"
+            return await post(http, path, single_body(run, seqs[0], sent_at, args.message_bytes))
 
-            count = calls_for(args.rate, seconds, args.messages, batch)
-            return await run_open_loop(send, count, args.rate / batch, args.connections)
+        yield send
 
-        if args.warm_up_seconds:
-            await calls_of(new_run_id(f"warm-up-{mode}"), args.warm_up_seconds)
-        run = new_run_id(f"bench-{mode}")
-        done = await calls_of(run, args.seconds)
-    return ModeResult(mode, batch, done, run=run)
+
+@asynccontextmanager
+async def grpc_sender(
+    mode: str, address: str, headers: dict[str, str], args: argparse.Namespace
+) -> AsyncIterator[Sender]:
+    """Calls of the gRPC modes, on one channel: daprd's PublishEvent or the no-op method."""
+    # No proxy: grpc reads http_proxy too, and loopback traffic must stay on loopback.
+    channel = grpc.aio.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
+    noop: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(NOOP_METHOD)
+    publish = api_service_v1.DaprStub(channel).PublishEvent
+    metadata = tuple(headers.items()) or None  # gRPC metadata carries the token header
+    try:
+
+        async def send(run: str, seqs: range, sent_at: float) -> Outcome:
+            body = single_body(run, seqs[0], sent_at, args.message_bytes)
+            if mode == "grpc-baseline":
+                return await rpc_outcome(noop(body, timeout=CALL_TIMEOUT))
+            request = api_v1.PublishEventRequest(
+                pubsub_name=PUBSUB, topic=TOPIC, data=body, data_content_type="application/json"
+            )
+            return await rpc_outcome(publish(request, metadata=metadata, timeout=CALL_TIMEOUT))
+
+        yield send
+    finally:
+        await channel.close()
+
+
+# Codes with which a call may have reached daprd: not a refusal. UNAVAILABLE is one of
+# them, because grpc gives it to a connection that breaks mid-call as well as to a refused one.
+UNSURE_CODES = frozenset(
+    {
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.UNAVAILABLE,
+    }
+)
+
+
+async def rpc_outcome(call: Awaitable[Any]) -> Outcome:
+    try:
+        await call
+    except grpc.aio.AioRpcError as err:
+        return Outcome.INDETERMINATE if err.code() in UNSURE_CODES else Outcome.FAILED
+    return Outcome.OK
+
+
+async def run_mode(mode: str, sender: Sender, args: argparse.Namespace) -> ModeResult:
+    """--warm-up-seconds unmeasured (fresh connections, a cold path), then the measured run."""
+    batch = args.bulk_size if mode == "bulk" else 1
+
+    async def calls_of(run: str, seconds: int) -> list[Call]:
+        async def send(index: int, intended_at: float, sent_at: float) -> Outcome:
+            return await sender(run, seqs_of(index, batch), sent_at)
+
+        count = calls_for(args.rate, seconds, args.messages, batch)
+        return await run_open_loop(send, count, args.rate / batch, args.connections)
+
+    if args.warm_up_seconds:
+        await calls_of(new_run_id(f"warm-up-{mode}"), args.warm_up_seconds)
+    run = new_run_id(f"bench-{mode}")
+    return ModeResult(mode, batch, await calls_of(run, args.seconds), run=run)
 
 
 def collect(result: ModeResult, subscriber_url: str, drain_seconds: float) -> ModeResult:
@@ -296,18 +360,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def all_modes(stack: LocalStack, noop_url: str, args: argparse.Namespace) -> list[ModeResult]:
-    s = stack.settings
-    daprd_url = s.url(s.sidecar1.http)
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each mode's calls go."""
+
+    noop_http: str
+    noop_grpc: str
+    daprd_http: str
+    daprd_grpc: str
+    dapr_headers: dict[str, str]  # the API token, when the stack has one
+
+
+def sender_for(mode: str, at: Endpoints, args: argparse.Namespace) -> Any:
+    """The context manager of `mode`'s calls."""
+    if mode == "baseline":
+        return http_sender(mode, at.noop_http, {}, args)
+    if mode == "grpc-baseline":
+        return grpc_sender(mode, at.noop_grpc, {}, args)
+    if mode == "grpc":
+        return grpc_sender(mode, at.daprd_grpc, at.dapr_headers, args)
+    return http_sender(mode, at.daprd_http, at.dapr_headers, args)
+
+
+async def all_modes(stack: LocalStack, at: Endpoints, args: argparse.Namespace) -> list[ModeResult]:
+    subscriber = stack.settings.url(stack.settings.service1_port)
     results = []
     for mode in args.modes:
-        if mode == "baseline":
-            results.append(await run_mode(mode, noop_url, {}, args))
-            continue
-        result = await run_mode(mode, daprd_url, stack.tokens.dapr_headers(), args)
-        results.append(
-            await asyncio.to_thread(collect, result, s.url(s.service1_port), args.drain_seconds)
-        )
+        async with sender_for(mode, at, args) as sender:
+            result = await run_mode(mode, sender, args)
+        if mode not in BASELINE_OF.values():
+            result = await asyncio.to_thread(collect, result, subscriber, args.drain_seconds)
+        results.append(result)
     return results
 
 
@@ -315,13 +398,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = replace(StackSettings.from_env(), service1_app=LEAN_SUBSCRIBER)
-        port = pinned_port(NOOP_PORT)
+        port, grpc_port = pinned_port(NOOP_PORT), pinned_port(NOOP_GRPC_PORT)
         with (
             tempfile.TemporaryDirectory(prefix="bench-dapr-publish-") as workdir,
             served("noop-endpoint", "loadtests.noop_endpoint:app", port, Path(workdir)),
+            serving_noop_grpc(grpc_port, Path(workdir)),
             LocalStack(settings, quiet=True) as stack,
         ):
-            results = asyncio.run(all_modes(stack, f"http://127.0.0.1:{port}", args))
+            s = stack.settings
+            at = Endpoints(
+                noop_http=f"http://127.0.0.1:{port}",
+                noop_grpc=f"127.0.0.1:{grpc_port}",
+                daprd_http=s.url(s.sidecar1.http),
+                daprd_grpc=f"{s.host}:{s.sidecar1.grpc}",
+                dapr_headers=stack.tokens.dapr_headers(),
+            )
+            results = asyncio.run(all_modes(stack, at, args))
     except (HarnessError, httpx.HTTPError) as err:  # the latter: reading the subscriber
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -354,15 +446,14 @@ def print_report(results: list[ModeResult], args: argparse.Namespace) -> None:
         if r.verdict is not None:
             print(f"           e2e      {shown(r.e2e())}")
             print(f"           consumed {r.consume_rate():.0f}/s; {r.verdict}")
-    base = by_mode.get("baseline")
-    for mode in ("publish", "bulk"):
-        if base is not None and mode in by_mode:
-            added = added_latency(by_mode[mode].latency(), base.latency())
-            print(f"  added by Dapr ({mode} - baseline, per call): {shown(added)}")
+    for mode, baseline in BASELINE_OF.items():
+        if mode in by_mode and baseline in by_mode:
+            added = added_latency(by_mode[mode].latency(), by_mode[baseline].latency())
+            print(f"  added by Dapr ({mode} - {baseline}, per call): {shown(added)}")
     print("  Dapr v1.18 perf report, for comparison (Kubernetes, dedicated nodes):")
     for line in DAPR_V118:
         print(f"    {line}")
-    for mode in ("publish", "bulk"):
+    for mode in BASELINE_OF:
         if (judged := by_mode.get(mode)) is not None and judged.verdict is not None:
             print(f"  goal ({mode}): {goal_verdict(judged, args.rate)}")
 

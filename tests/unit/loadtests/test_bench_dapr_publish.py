@@ -3,8 +3,10 @@ subscriber's records, the goal, and its command line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import grpc
 import pytest
 
 from harness.verdict import Outcome
@@ -18,6 +20,7 @@ from loadtests.bench_dapr_publish import (
     goal_verdict,
     judge,
     latency_figures,
+    rpc_outcome,
     seqs_of,
 )
 from loadtests.open_loop import Call
@@ -106,7 +109,8 @@ def test_bulk_body_is_the_list_of_entries_daprd_expects() -> None:
 def test_defaults_are_dapr_perf_tests_rate() -> None:
     args = build_parser().parse_args([])
     assert (args.rate, args.seconds, args.connections) == (1000, 10, 16)
-    assert args.modes == ("baseline", "publish", "bulk")
+    assert args.modes == ("baseline", "publish", "bulk", "grpc-baseline", "grpc")
+    assert build_parser().parse_args(["--modes", "grpc, publish"]).modes == ("grpc", "publish")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +122,7 @@ def test_defaults_are_dapr_perf_tests_rate() -> None:
         ["--seconds", "100000"],
         ["--seconds", "0"],
         ["--bulk-size", "1"],
-        ["--modes", "publish,grpc"],
+        ["--modes", "publish,graphql"],
         ["--modes", ","],
     ],
 )
@@ -130,3 +134,30 @@ def test_bad_input_is_one_line_and_exit_2(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata())
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        (grpc.StatusCode.INTERNAL, Outcome.FAILED),  # daprd answered: the publish failed
+        (grpc.StatusCode.UNAUTHENTICATED, Outcome.FAILED),
+        (grpc.StatusCode.UNAVAILABLE, Outcome.INDETERMINATE),  # refused, or broken mid-call
+        (grpc.StatusCode.DEADLINE_EXCEEDED, Outcome.INDETERMINATE),  # sent, may still arrive
+        (grpc.StatusCode.CANCELLED, Outcome.INDETERMINATE),
+    ],
+)
+def test_a_grpc_error_is_a_refusal_unless_the_call_may_have_reached_daprd(
+    code: grpc.StatusCode, outcome: Outcome
+) -> None:
+    async def failing() -> None:
+        raise rpc_error(code)
+
+    async def answered() -> None:
+        return None
+
+    assert asyncio.run(rpc_outcome(failing())) is outcome
+    assert asyncio.run(rpc_outcome(answered())) is Outcome.OK

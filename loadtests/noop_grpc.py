@@ -1,0 +1,82 @@
+"""A gRPC method that does nothing: the baseline of the gRPC publish benchmark.
+
+Dapr's gRPC perf tests subtract the latency of a no-op gRPC call from that of a publish, so
+what remains is what daprd adds. `/noop.Noop/Call` takes any bytes and answers empty bytes,
+with no message classes to decode: the call costs HTTP/2 framing and grpc's own work, as a
+publish does before daprd looks at it. The server runs in a process of its own on 127.0.0.1,
+started and stopped by `serving()` (also on an error or Ctrl-C).
+
+    python -m loadtests.noop_grpc PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from harness.errors import HarnessError
+from harness.ports import ensure_ports_free
+from harness.processes import ManagedProcess
+from harness.settings import REPO_ROOT
+from harness.wait import WaitTimeout, poll
+
+METHOD = "/noop.Noop/Call"
+READY_TIMEOUT = 30.0
+
+
+def _answer(request: bytes, context: Any) -> bytes:
+    return b""
+
+
+HANDLER = grpc.method_handlers_generic_handler(
+    "noop.Noop", {"Call": grpc.unary_unary_rpc_method_handler(_answer)}
+)
+
+
+async def serve(port: int) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((HANDLER,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+@contextmanager
+def serving(port: int, log_dir: Path) -> Iterator[ManagedProcess]:
+    """The no-op server on 127.0.0.1:`port` until the block ends."""
+    ensure_ports_free({"noop-grpc": port})
+    argv = [sys.executable, "-m", "loadtests.noop_grpc", str(port)]
+    process = ManagedProcess("noop-grpc", argv, log_dir / "noop-grpc.log", env={}, cwd=REPO_ROOT)
+    process.start()
+    try:
+        try:
+            poll(lambda: answers(port, process), timeout=READY_TIMEOUT, what="noop-grpc")
+        except WaitTimeout:
+            raise HarnessError(f"noop-grpc did not get ready:\n{process.log_tail(20)}") from None
+        yield process
+    finally:
+        process.stop()
+
+
+def answers(port: int, process: ManagedProcess) -> bool:
+    if not process.running():
+        raise HarnessError(f"noop-grpc exited with {process.exit_code()}")
+    with grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.enable_http_proxy", 0)]
+    ) as channel:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
+        try:
+            call(b"", timeout=1.0)
+        except grpc.RpcError:
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1])))
