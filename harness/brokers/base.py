@@ -12,6 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+# Components that claim Dapr's message-TTL feature: daprd hands `ttlInSeconds` to the broker
+# and stamps no `expiration` on the event, so daprd drops nothing that expired; the broker
+# expires a message only while it waits in its own queue, so one it already handed to daprd
+# arrives however late (components-contrib v1.18: pubsub/envelope.go ApplyMetadata, and the
+# Features() of each component below). Every other component's TTL is daprd's own.
+TTL_LEFT_TO_BROKER = frozenset(
+    {
+        "pubsub.rabbitmq",
+        "pubsub.azure.servicebus.queues",
+        "pubsub.azure.servicebus.topics",
+        "pubsub.solace.amqp",
+    }
+)
+
 
 @dataclass(frozen=True)
 class BrokerPlace:

@@ -46,7 +46,7 @@ BREAKAGES = [
     ),
     FeatureBreakage(
         "the publisher drops ttlInSeconds",
-        "test_expired_messages_never_arrive",
+        "test_expired_messages_never_arrive_where_daprd_keeps_the_ttl",
         service1_app="ttl_not_passed",
     ),
     FeatureBreakage(
