@@ -12,6 +12,8 @@ from system_under_test.common.bodies import parse_json
 from system_under_test.common.errors import ApiError, DaprError
 from system_under_test.common.tokens import TOKEN_HEADER
 
+MAX_PARSED_URLS = 1024
+
 
 def make_http_client(
     endpoint: str,
@@ -42,10 +44,21 @@ class DaprClient:
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+        self._urls: dict[str, httpx.URL] = {}
 
-    async def _send(self, action: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of a daprd path, parsed once: httpx parses a relative URL and
+        merges it with the base URL on every request, most of the cost of building one."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= MAX_PARSED_URLS:  # paths come from settings: never here
+                self._urls.clear()
+            url = self._urls[path] = self._http.base_url.join(path)
+        return url
+
+    async def _send(self, action: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, url, **kwargs)
+            response = await self._http.request(method, self._url(path), **kwargs)
         except httpx.HTTPError as err:
             raise DaprError(action, None, None, f"{type(err).__name__}: {err}") from err
         if not response.is_success:
