@@ -33,7 +33,7 @@ from harness.errors import HarnessError
 from harness.ledger import arrivals_until_settled
 from harness.tokens import suite_token_env
 from loadtests.cpu_split import CpuMeter, describe_split, stack_pids
-from loadtests.options import results_dir_of
+from loadtests.options import MAX_USERS, results_dir_of
 from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
 from loadtests.target_session import loopback_target
 
@@ -149,7 +149,7 @@ def locust_step(out: Path, seconds: float, target: Any) -> Measure:
     """One bounded open-model locust run per call, into out/rate-<rate>."""
 
     def measure(rate: float) -> Step:
-        users = max(10, int(rate * IN_FLIGHT_SECONDS))
+        users = min(MAX_USERS, max(10, int(rate * IN_FLIGHT_SECONDS)))  # locust's bound
         folder = out / f"rate-{rate:g}"
         args = build_parser().parse_args([
             "--mode", "open", "--arrival-rate", f"{rate:g}", "--users", str(users),
