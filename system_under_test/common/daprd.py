@@ -60,7 +60,10 @@ class DaprClient:
         try:
             response = await self._http.request(method, self._url(path), **kwargs)
         except httpx.HTTPError as err:
-            raise DaprError(action, None, None, f"{type(err).__name__}: {err}") from err
+            # aiohttp's own error when there is one: the transport maps a refused connection
+            # to httpx's ConnectTimeout, which would misname it
+            named = err.__cause__ if isinstance(err.__cause__, Exception) else err
+            raise DaprError(action, None, None, f"{type(named).__name__}: {err}") from err
         if not response.is_success:
             raise DaprError.from_response(action, response)
         return response
