@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from system_under_test.common.daprd import DaprClient, make_http_client
+from system_under_test.common.daprd import DaprClient, daprd_transport
 from system_under_test.common.errors import DaprError
 
 
@@ -22,8 +22,8 @@ def closed_port() -> int:
 def test_a_refused_connection_is_named_as_such_not_as_a_timeout():
     async def read_state() -> None:
         endpoint = f"http://127.0.0.1:{closed_port()}"
-        async with make_http_client(endpoint, "", timeout_seconds=5) as http:
-            await DaprClient(http).get_state("statestore", "key")
+        async with daprd_transport() as transport:
+            await DaprClient(endpoint, "", 5.0, transport).get_state("statestore", "key")
 
     with pytest.raises(DaprError) as raised:
         asyncio.run(read_state())
