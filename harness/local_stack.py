@@ -33,7 +33,7 @@ from harness.resources import (
     render_dapr_resources,
     render_prometheus_config,
 )
-from harness.settings import REPO_ROOT, SidecarPorts, StackSettings
+from harness.settings import REPO_ROOT, UVICORN_FLAGS, SidecarPorts, StackSettings
 from harness.subscription_profile import service1_env
 from harness.tokens import StackTokens, issue_tokens
 from harness.tools import STACK_COMMANDS, ensure_tools
@@ -220,8 +220,8 @@ class LocalStack:
     def _service(self, app_id: str, app: str, port: int, sidecar: SidecarPorts) -> Component:
         s = self.settings
         argv = [
-            sys.executable, "-m", "uvicorn", app,
-            "--host", s.host, "--port", str(port), "--no-access-log", "--log-level", "warning",
+            sys.executable, "-m", "uvicorn", app, "--host", s.host, "--port", str(port),
+            *UVICORN_FLAGS,
         ]  # fmt: skip
         env = {
             "APP_PORT": str(port),

@@ -15,6 +15,11 @@ from harness.subscription_profile import PROFILES, STANDARD
 from harness.tokens import tokens_enabled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# How the suite runs a Starlette app under uvicorn: uvloop and httptools (C parsers and event
+# loop) instead of asyncio's loop and h11, and no access log line per request.
+UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                 "--log-level", "warning")  # fmt: skip
 DEFAULT_DAPR_VERSION = "1.18.3"
 
 

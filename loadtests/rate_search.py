@@ -10,6 +10,9 @@ from `--start` until a step fails (or halves it, down to an eighth, while steps 
 halves the gap between the last sustained and the first failed rate until they are within
 `--precision`, bounded by `--max-steps`. It prints each step and the knee, and writes
 steps.json, knee.md and chart.png (latency and consumed rate against the offered rate).
+Each step also prints the CPU split of the local stack (`loadtests.cpu_split`: CPU ms per
+message of service-1, service-2, each daprd, Redis, Prometheus and locust), so one step at a
+fixed rate (`--start 100 --max-steps 1`) is the stack's CPU split at that rate.
 
     python -m loadtests.rate_search --start 50 --max-rate 1600 --step-seconds 15
 """
@@ -21,7 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,8 @@ from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import arrivals_until_settled
 from harness.tokens import suite_token_env
-from loadtests.options import results_dir_of
+from loadtests.cpu_split import CpuMeter, describe_split, stack_pids
+from loadtests.options import MAX_USERS, results_dir_of
 from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
 from loadtests.target_session import loopback_target
 
@@ -58,6 +62,7 @@ class Step:
     results: str = ""
     settled_seconds: float = 0.0  # how long its backlog took to drain before the next step
     missing_after_settle: int = 0  # published, still not arrived when the settling gave up
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)  # loadtests.cpu_split
 
     def shortfalls(self, limits: Limits) -> list[str]:
         """Why this step was not sustained; empty when it was."""
@@ -144,7 +149,7 @@ def locust_step(out: Path, seconds: float, target: Any) -> Measure:
     """One bounded open-model locust run per call, into out/rate-<rate>."""
 
     def measure(rate: float) -> Step:
-        users = max(10, int(rate * IN_FLIGHT_SECONDS))
+        users = min(MAX_USERS, max(10, int(rate * IN_FLIGHT_SECONDS)))  # locust's bound
         folder = out / f"rate-{rate:g}"
         args = build_parser().parse_args([
             "--mode", "open", "--arrival-rate", f"{rate:g}", "--users", str(users),
@@ -156,6 +161,7 @@ def locust_step(out: Path, seconds: float, target: Any) -> Measure:
                  "--max-lost", "1000000000", "--max-fail-ratio", "1"]  # fmt: skip
         command = LocustCommand(target.service1_url, target.prometheus_url, folder, args, loose)
         folder.mkdir(parents=True, exist_ok=True)
+        meter = CpuMeter.start(stack_pids(target))
         code = run_locust(command.argv(), time_limit(args), suite_token_env(target.tokens))
         summary_path = folder / "summary.json"
         if code not in (0, 1) or not summary_path.is_file():
@@ -163,7 +169,8 @@ def locust_step(out: Path, seconds: float, target: Any) -> Measure:
         summary = json.loads(summary_path.read_text())
         settled, missing = settle(target.service1_url, summary["run"], summary["published"])
         step = step_from_summary(rate, summary, folder)
-        return replace(step, settled_seconds=settled, missing_after_settle=missing)
+        cpu = meter.split(summary["published"])  # locust's own start-up and drain included
+        return replace(step, settled_seconds=settled, missing_after_settle=missing, cpu=cpu)
 
     return measure
 
@@ -190,6 +197,7 @@ def describe(step: Step, why: list[str]) -> str:
         f"[rate-search] offered {step.offered:g}/s: published {step.published_rate:g}/s, "
         f"consumed {step.consumed_rate:g}/s, backlog {step.backlog}, lost {step.lost}, "
         f"e2e p50 {step.e2e_p50_ms} ms p99 {step.e2e_p99_ms} ms, {_drained(step)}: {verdict}"
+        f"\n[rate-search]   {describe_split(step.cpu)}"
     )
 
 
@@ -216,7 +224,8 @@ def write_results(out: Path, steps: list[Step], limits: Limits, label: str = "")
     table = [f"| {' | '.join(columns)} |", "|" + " --- |" * len(columns), *rows]
     title = f"# Rate search{' ' + label if label else ''}"
     limit = f"(p99 e2e limit {limits.p99_e2e_ms:g} ms)"
-    (out / "knee.md").write_text(f"{title}\n\n{head} {limit}\n\n" + "\n".join(table) + "\n")
+    split = f"\n\nAt the knee, {describe_split(found.cpu)}\n" if found and found.cpu else "\n"
+    (out / "knee.md").write_text(f"{title}\n\n{head} {limit}\n\n" + "\n".join(table) + split)
     from loadtests.chart import draw_rate_chart  # matplotlib: only when a chart is drawn
 
     draw_rate_chart({label or "stack": steps}, limits.p99_e2e_ms, out / "chart.png")

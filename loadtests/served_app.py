@@ -19,7 +19,7 @@ from harness.env import env_int
 from harness.errors import HarnessError
 from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess
-from harness.settings import REPO_ROOT
+from harness.settings import REPO_ROOT, UVICORN_FLAGS
 from harness.wait import WaitTimeout, poll
 
 READY_TIMEOUT = 30.0
@@ -37,7 +37,7 @@ def served(
     """Serve `app` ("module:attribute") on 127.0.0.1:`port` until the block ends."""
     ensure_ports_free({name: port})
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--log-level", "warning"]  # fmt: skip
+            *UVICORN_FLAGS]  # fmt: skip
     process = ManagedProcess(name, argv, log_dir / f"{name}.log", env=env or {}, cwd=REPO_ROOT)
     process.start()
     try:

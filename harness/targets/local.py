@@ -81,6 +81,14 @@ class LocalTarget(Lifecycle):
             if not group_alive(pid)
         ]
 
+    def process_ids(self) -> dict[str, int]:
+        """Each running part's process by name (redis, service-1, daprd-service-1, ...): what a
+        benchmark reads the CPU time of."""
+        if self.owned is not None:
+            return {name: pid for name, pid in self.owned.pids().items() if pid}
+        state = running_state(self.settings)
+        return dict(state.components or {}) if state is not None else {}
+
     def logs_tail(self, lines: int = 50) -> dict[str, str]:
         logs = self.settings.run_dir / "logs"
         return {path.stem: tail(path, lines) for path in sorted(logs.glob("*.log"))}
