@@ -205,8 +205,13 @@ def time_limit(args: argparse.Namespace) -> float:
     if args.ui:
         minutes: float = args.ui_minutes
         return minutes * 60
+    return load_seconds(args) + (args.drain_seconds or 300.0) + 120.0
+
+
+def load_seconds(args: argparse.Namespace) -> float:
+    """The load time: --duration, else locust's run-time from the environment or locust.conf."""
     run_time = args.duration or os.environ.get("LOCUST_RUN_TIME") or default("run_time")
-    return parse_duration(run_time) + (args.drain_seconds or 300.0) + 120.0
+    return parse_duration(run_time)
 
 
 def report(results_dir: Path) -> None:
@@ -277,14 +282,15 @@ def run_against(target: Target, command: LocustCommand, args: argparse.Namespace
         with soak.ResourceSampler(pids, args.sample_seconds) as sampler:
             code = wait_locust(child, time_limit(args))
         report(command.results_dir)
-        drifted = report_resources(sampler, command.results_dir)
+        judged = None if args.ui else load_seconds(args)  # the UI's tests have no one length
+        drifted = report_resources(sampler, judged, command.results_dir)
         return code or (1 if drifted else 0)
 
 
-def report_resources(sampler: soak.ResourceSampler, results_dir: Path) -> bool:
-    """resources.json and resources.png, one line per process when the run was judged; True
+def report_resources(sampler: soak.ResourceSampler, load: float | None, results_dir: Path) -> bool:
+    """resources.json and resources.png, one line per process when the load was judged; True
     when a process drifted."""
-    resources = soak.report(sampler.samples, sampler.interval)
+    resources = soak.report(sampler.samples, sampler.interval, load)
     (results_dir / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
     if resources["series"]:
         draw_resource_chart(resources["series"], results_dir / "resources.png")

@@ -8,7 +8,8 @@ drains. `judge_drift` then compares the first quarter of the run with the last, 
 left out, for each process: resident memory that grew by more than RSS_GROWTH (and by more
 than RSS_FLOOR_MB, so a small process's noise does not count), or CPU per second that grew by
 more than CPU_GROWTH (and by more than CPU_FLOOR_CORES), is drift. A run too short for four
-intervals after the warm-up is not judged.
+intervals after the warm-up is not judged. Only the load is judged, not the drain after it
+(less work, less CPU), and not the processes that hold data by design (NOT_JUDGED).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ CPU_GROWTH = 0.25  # CPU per second: last quarter against the first
 CPU_FLOOR_CORES = 0.02
 WARM_UP_SHARE = 0.10  # of the run, at least one interval: caches fill, connections open
 MIN_INTERVALS = 4  # after the warm-up, to have a first and a last quarter
+# Shown, never judged: their memory grows with what they hold, which is their job.
+NOT_JUDGED = {
+    "prometheus": "its in-memory head block grows with every scrape, for two hours by design",
+    "redis": "it holds the streams, which grow with every message published",
+}
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,18 @@ def series(samples: Sequence[Sample]) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def judge_drift(samples: Sequence[Sample]) -> list[Drift] | None:
-    """Each process's drift, or None when the run is too short to judge."""
+def judge_drift(samples: Sequence[Sample], load_seconds: float | None = None) -> list[Drift] | None:
+    """Each judged process's drift over the load (the samples up to `load_seconds`), or None
+    when the load is too short to judge."""
+    if load_seconds is not None:
+        samples = [s for s in samples if s.t <= load_seconds]
     if len(samples) < 2:
         return None
     warm_up = max(WARM_UP_SHARE * samples[-1].t, samples[1].t - samples[0].t)
     drifts = []
     for name, line in series(samples).items():
+        if name in NOT_JUDGED:
+            continue
         kept = [i for i, t in enumerate(line["t"]) if t > warm_up]
         if len(kept) < MIN_INTERVALS:
             return None
@@ -148,11 +159,15 @@ def _mean(values: list[float], at: list[int]) -> float:
     return statistics.fmean(values[i] for i in at)
 
 
-def report(samples: Sequence[Sample], interval: float) -> dict[str, Any]:
+def report(
+    samples: Sequence[Sample], interval: float, load_seconds: float | None = None
+) -> dict[str, Any]:
     """What resources.json holds: the rule, the series and the verdict per process."""
-    drifts = judge_drift(samples)
+    drifts = judge_drift(samples, load_seconds)
     return {
         "sample_seconds": interval,
+        "load_seconds": load_seconds,
+        "not_judged": NOT_JUDGED,
         "rule": {
             "rss_growth": RSS_GROWTH,
             "rss_floor_mb": RSS_FLOOR_MB,

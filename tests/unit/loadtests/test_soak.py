@@ -77,3 +77,13 @@ def test_the_sampler_reads_at_start_every_interval_and_at_the_end() -> None:
     assert all(pids == {"me": 1} for pids in reads)  # a process that is gone is not read
     times = [s.t for s in sampler.samples]
     assert times == sorted(times) and times[0] == 0.0
+
+
+def test_the_drain_after_the_load_and_the_data_holders_are_not_judged() -> None:
+    samples = run([100.0] * 26, [0.4] * 20 + [0.9] * 5)  # a backlog drained at full speed
+    whole = judge_drift(samples)
+    assert whole is not None and whole[0].cpu_drift
+    during = judge_drift(samples, load_seconds=20 * 60.0)
+    assert during is not None and not during[0].cpu_drift
+    grows = [Sample(s.t, {"redis": TreeUsage(0.0, int((10 + s.t) * MB))}) for s in samples]
+    assert judge_drift(grows) == []  # shown in the series, never judged
