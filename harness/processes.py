@@ -67,6 +67,7 @@ def pid_alive(pid: int) -> bool:
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -90,6 +91,19 @@ def tree_cpu_seconds(pid: int) -> float:
 def trees_cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
     """`tree_cpu_seconds` of several processes by name, from one pass over /proc (a pass
     costs milliseconds, so a sampler of a whole stack reads it once, not once per process)."""
+    return {name: usage.cpu_seconds for name, usage in trees_usage(roots).items()}
+
+
+@dataclass(frozen=True)
+class TreeUsage:
+    """What a process and its live descendants use: CPU seconds so far and memory now."""
+
+    cpu_seconds: float
+    rss_bytes: int
+
+
+def trees_usage(roots: Mapping[str, int]) -> dict[str, TreeUsage]:
+    """The usage of several process trees by name, from one pass over /proc."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
@@ -97,21 +111,22 @@ def trees_cpu_seconds(roots: Mapping[str, int]) -> dict[str, float]:
     children: dict[int, list[int]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
-    return {name: _cpu_of_tree(pid, children) for name, pid in roots.items()}
+    return {name: _usage_of_tree(pid, children) for name, pid in roots.items()}
 
 
-def _cpu_of_tree(pid: int, children: Mapping[int, list[int]]) -> float:
+def _usage_of_tree(pid: int, children: Mapping[int, list[int]]) -> TreeUsage:
     tree, frontier = {pid}, [pid]
     while frontier:
         below = children.get(frontier.pop(), [])
         tree.update(below)
         frontier += below
-    ticks = 0
+    ticks = pages = 0
     for member in tree:
         fields = _stat_fields(member)
         if fields:
             ticks += int(fields[11]) + int(fields[12])  # utime and stime (fields 14, 15)
-    return ticks / _CLOCK_TICKS
+            pages += int(fields[21])  # resident set size in pages (field 24)
+    return TreeUsage(ticks / _CLOCK_TICKS, pages * _PAGE_BYTES)
 
 
 def group_alive(pgid: int) -> bool:

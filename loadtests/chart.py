@@ -1,4 +1,5 @@
-"""A PNG of the run: publish and consume rates, and latency percentiles, per second."""
+"""PNGs of a run: publish and consume rates and latency percentiles per second; a rate
+search's latency against rate; a soak's memory and CPU per process."""
 
 from __future__ import annotations
 
@@ -83,3 +84,24 @@ def draw_rate_chart(series: dict[str, list[Any]], p99_limit_ms: float, path: Pat
 
 def _ms(value: float | None) -> float:
     return value if value else float("nan")  # log scale: no zeros
+
+
+def draw_resource_chart(lines: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """A soak's resources (loadtests.soak.series): resident memory and CPU of each process
+    over the run, one line per process."""
+    figure, (memory, cpu) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    try:
+        for name, line in sorted(lines.items()):
+            memory.plot(line["t"], line["rss_mb"], label=name)
+            cpu.plot(line["t"], line["cpu_cores"], label=name)
+        memory.set_ylabel("resident memory (MB)")
+        memory.set_title("each process with its children, per sample")
+        memory.legend(loc="upper left", ncol=2, fontsize="small")
+        cpu.set_ylabel("CPU (cores)")
+        cpu.set_xlabel("seconds since the start of the load")
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)
+    return path

@@ -25,7 +25,7 @@ from harness.settings import REPO_ROOT
 MODES = ("open", "closed")
 TOPICS = ("t1", "t2")
 
-MAX_RUN_SECONDS = 600
+MAX_RUN_SECONDS = 24 * 3600  # a soak runs for hours; every run still has an end
 MAX_USERS = 100
 MAX_ARRIVAL_RATE = 5000.0
 MAX_MESSAGES = 1_000_000

@@ -4,11 +4,16 @@ Opens the target (the local stack unless E2E_TARGET says otherwise; started when
 stopped afterwards only if this run started it), checks every option before anything starts,
 runs locust as a child process (headless, or the web UI on 127.0.0.1:8089 with --ui) and
 writes locust's CSV and HTML report, summary.json and chart.png to results/load-<timestamp>/.
-The exit code is locust's: 0 when the gate passed, 1 when a threshold broke, 2 for bad options.
+On the local stack it also samples each process's CPU and resident memory every
+--sample-seconds (resources.json, resources.png) and, on a run long enough, judges their drift
+(loadtests/soak.py): a soak is a long run, e.g. `--duration 1h`.
+The exit code is locust's: 0 when the gate passed, 1 when a threshold broke or a process
+drifted, 2 for bad options.
 
     python -m loadtests.run --duration 30s --mode open --arrival-rate 100 --users 10
     python -m loadtests.run --mode closed --think-time 0.01 --users 20 --processes 2
     python -m loadtests.run --ui            # the web UI; each test is still bounded
+    python -m loadtests.run --duration 1h --arrival-rate 40 --max-messages 200000   # a soak
     python -m loadtests.run -- --max-p95-publish-ms 50    # anything after -- goes to locust
 """
 
@@ -34,11 +39,14 @@ from harness.processes import default_sigint, stop_group
 from harness.settings import REPO_ROOT
 from harness.targets import Target
 from harness.tokens import suite_token_env
+from loadtests import soak
+from loadtests.chart import draw_resource_chart
+from loadtests.cpu_split import LOAD_GENERATOR, stack_pids
 from loadtests.options import (
-    MAX_RUN_SECONDS,
     OPTIONS,
     PASSED_ON,
     LoadOptionError,
+    default,
     options_from,
     parse_duration,
     results_dir_of,
@@ -52,6 +60,7 @@ WEB_PORT = 8089
 MAX_PROCESSES = 8
 DEFAULT_UI_MINUTES = 30.0
 STOP_GRACE_SECONDS = 15.0
+DEFAULT_SAMPLE_SECONDS = 60.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--results-dir", type=Path, help="default: results/load-<timestamp>")
     add("--ui", action="store_true", help="the web UI on 127.0.0.1:8089 instead of headless")
     add("--ui-minutes", type=float, default=DEFAULT_UI_MINUTES, help="web UI session limit")
+    add("--sample-seconds", type=float, default=DEFAULT_SAMPLE_SECONDS,
+        help="how often each process's CPU and memory are read (local stack), 1..3600")  # fmt: skip
     add("locust_args", nargs=argparse.REMAINDER, help="after --: more flags for locust")
     return parser
 
@@ -84,6 +95,8 @@ def check_given(args: argparse.Namespace) -> None:
         raise LoadOptionError(f"--processes {args.processes} must be in 1..{MAX_PROCESSES}")
     if not 0 < args.ui_minutes <= 240:
         raise LoadOptionError(f"--ui-minutes {args.ui_minutes:g} must be in 0..240")
+    if not 1 <= args.sample_seconds <= 3600:
+        raise LoadOptionError(f"--sample-seconds {args.sample_seconds:g} must be in 1..3600")
 
 
 @dataclass
@@ -188,11 +201,17 @@ def stop_locust(child: subprocess.Popen[bytes]) -> None:
 
 
 def time_limit(args: argparse.Namespace) -> float:
-    """The longest the child may run: a bounded run plus drain, or the UI session."""
+    """The longest the child may run: this run's load time plus drain, or the UI session."""
     if args.ui:
         minutes: float = args.ui_minutes
         return minutes * 60
-    return MAX_RUN_SECONDS + (args.drain_seconds or 300.0) + 120.0
+    return load_seconds(args) + (args.drain_seconds or 300.0) + 120.0
+
+
+def load_seconds(args: argparse.Namespace) -> float:
+    """The load time: --duration, else locust's run-time from the environment or locust.conf."""
+    run_time = args.duration or os.environ.get("LOCUST_RUN_TIME") or default("run_time")
+    return parse_duration(run_time)
 
 
 def report(results_dir: Path) -> None:
@@ -255,9 +274,36 @@ def run_against(target: Target, command: LocustCommand, args: argparse.Namespace
         command.results_dir.mkdir(parents=True, exist_ok=True)
         if args.ui:
             print(f"locust web UI: http://127.0.0.1:{WEB_PORT} (Ctrl-C ends the session)")
-        code = run_locust(command.argv(), time_limit(args), suite_token_env(target.tokens))
+        child = start_locust(command.argv(), suite_token_env(target.tokens))
+
+        def pids() -> dict[str, int]:  # read again at each sample: a restarted part moves
+            return {**stack_pids(target), LOAD_GENERATOR: child.pid}
+
+        with soak.ResourceSampler(pids, args.sample_seconds) as sampler:
+            code = wait_locust(child, time_limit(args))
         report(command.results_dir)
-        return code
+        judged = None if args.ui else load_seconds(args)  # the UI's tests have no one length
+        drifted = report_resources(sampler, judged, command.results_dir)
+        return code or (1 if drifted else 0)
+
+
+def report_resources(sampler: soak.ResourceSampler, load: float | None, results_dir: Path) -> bool:
+    """resources.json and resources.png, one line per process when the load was judged; True
+    when a process drifted."""
+    resources = soak.report(sampler.samples, sampler.interval, load)
+    (results_dir / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
+    if resources["series"]:
+        draw_resource_chart(resources["series"], results_dir / "resources.png")
+    if resources["drift"] is None:
+        print(f"  resources: sampled every {sampler.interval:g} s; too short to judge drift "
+              f"({soak.MIN_INTERVALS} intervals after the warm-up)")  # fmt: skip
+        return False
+    for drift in resources["drift"]:
+        print(f"  resources: {drift['line']}")
+    drifted = [d["process"] for d in resources["drift"] if d["rss_drift"] or d["cpu_drift"]]
+    if drifted:
+        print(f"threshold broken: drift in {', '.join(drifted)}", file=sys.stderr)
+    return bool(drifted)
 
 
 if __name__ == "__main__":
