@@ -20,14 +20,10 @@ from typing import Any
 
 import grpc
 
-from harness.errors import HarnessError
-from harness.ports import ensure_ports_free
 from harness.processes import ManagedProcess
-from harness.settings import REPO_ROOT
-from harness.wait import WaitTimeout, poll
+from loadtests import served_app
 
 METHOD = "/noop.Noop/Call"
-READY_TIMEOUT = 30.0
 
 
 def _answer(request: bytes, context: Any) -> bytes:
@@ -50,26 +46,14 @@ async def serve(port: int) -> None:
 @contextmanager
 def serving(port: int, log_dir: Path) -> Iterator[ManagedProcess]:
     """The no-op server on 127.0.0.1:`port` until the block ends."""
-    ensure_ports_free({"noop-grpc": port})
     argv = [sys.executable, "-m", "loadtests.noop_grpc", str(port)]
-    process = ManagedProcess("noop-grpc", argv, log_dir / "noop-grpc.log", env={}, cwd=REPO_ROOT)
-    process.start()
-    try:
-        try:
-            poll(lambda: answers(port, process), timeout=READY_TIMEOUT, what="noop-grpc")
-        except WaitTimeout:
-            raise HarnessError(f"noop-grpc did not get ready:\n{process.log_tail(20)}") from None
+    with served_app.serving("noop-grpc", argv, port, log_dir, lambda: answers(port)) as process:
         yield process
-    finally:
-        process.stop()
 
 
-def answers(port: int, process: ManagedProcess) -> bool:
-    if not process.running():
-        raise HarnessError(f"noop-grpc exited with {process.exit_code()}")
-    with grpc.insecure_channel(
-        f"127.0.0.1:{port}", options=[("grpc.enable_http_proxy", 0)]
-    ) as channel:
+def answers(port: int) -> bool:
+    options = [("grpc.enable_http_proxy", 0)]  # loopback traffic stays on loopback
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(METHOD)
         try:
             call(b"", timeout=1.0)

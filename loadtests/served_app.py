@@ -1,4 +1,5 @@
-"""An ASGI app served by uvicorn in a process of its own, for the benchmarks that need one.
+"""An ASGI app served by uvicorn (or another server) in a process of its own, for the
+benchmarks that need one.
 
 The process runs in its own group and dies with the benchmark (harness.processes), listens on
 127.0.0.1 only, on a pinned port moved by HARNESS_PORT_OFFSET like the stack's, and is stopped
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,28 +36,42 @@ def served(
     name: str, app: str, port: int, log_dir: Path, env: dict[str, str] | None = None
 ) -> Iterator[ManagedProcess]:
     """Serve `app` ("module:attribute") on 127.0.0.1:`port` until the block ends."""
-    ensure_ports_free({name: port})
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             *UVICORN_FLAGS]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/healthz"
+
+    def answers() -> bool:
+        return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
+
+    with serving(name, argv, port, log_dir, answers, env) as process:
+        yield process
+
+
+@contextmanager
+def serving(
+    name: str,
+    argv: list[str],
+    port: int,
+    log_dir: Path,
+    answers: Callable[[], bool],
+    env: dict[str, str] | None = None,
+) -> Iterator[ManagedProcess]:
+    """Run `argv` (a server on 127.0.0.1:`port`) until the block ends, once `answers()`."""
+    ensure_ports_free({name: port})
     process = ManagedProcess(name, argv, log_dir / f"{name}.log", env=env or {}, cwd=REPO_ROOT)
     process.start()
     try:
-        url = f"http://127.0.0.1:{port}/healthz"
+
+        def ready() -> bool:
+            if not process.running():
+                raise HarnessError(f"{name} exited with {process.exit_code()}")
+            return answers()
+
         try:
-            poll(
-                lambda: ready(url, process),
-                timeout=READY_TIMEOUT,
-                what=f"{name} on {url}",
-                retry_on=(httpx.HTTPError,),  # not listening yet
-            )
+            # An HTTP error here means not listening yet.
+            poll(ready, timeout=READY_TIMEOUT, what=f"{name}", retry_on=(httpx.HTTPError,))
         except WaitTimeout:
             raise HarnessError(f"{name} did not get ready:\n{process.log_tail(20)}") from None
         yield process
     finally:
         process.stop()
-
-
-def ready(url: str, process: ManagedProcess) -> bool:
-    if not process.running():
-        raise HarnessError(f"{process.name} exited with {process.exit_code()}")
-    return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
