@@ -43,12 +43,9 @@ def draw_chart(summary: dict[str, Any], path: Path) -> Path:
         latency.set_ylabel("latency (ms, log scale)")
         latency.set_xlabel("seconds since the start of the load")
         latency.legend(loc="upper right", ncol=2)
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=100)
+        return _save(figure, path)
     finally:
         plt.close(figure)
-    return path
 
 
 def draw_rate_chart(series: dict[str, list[Any]], p99_limit_ms: float, path: Path) -> Path:
@@ -74,12 +71,9 @@ def draw_rate_chart(series: dict[str, list[Any]], p99_limit_ms: float, path: Pat
         rates.set_ylabel("consumed msgs/s")
         rates.set_xlabel("offered msgs/s")
         rates.legend(loc="upper left", fontsize="small")
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=100)
+        return _save(figure, path)
     finally:
         plt.close(figure)
-    return path
 
 
 def _ms(value: float | None) -> float:
@@ -99,9 +93,13 @@ def draw_resource_chart(lines: dict[str, dict[str, list[float]]], path: Path) ->
         memory.legend(loc="upper left", ncol=2, fontsize="small")
         cpu.set_ylabel("CPU (cores)")
         cpu.set_xlabel("seconds since the start of the load")
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=100)
+        return _save(figure, path)
     finally:
         plt.close(figure)
+
+
+def _save(figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
     return path
