@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
 from harness.processes import TreeUsage
 from harness.wait import poll
+from loadtests.chart import draw_resource_chart
 from loadtests.soak import ResourceSampler, Sample, judge_drift, report, series
 
 MB = 2**20
@@ -87,3 +89,9 @@ def test_the_drain_after_the_load_and_the_data_holders_are_not_judged() -> None:
     assert during is not None and not during[0].cpu_drift
     grows = [Sample(s.t, {"redis": TreeUsage(0.0, int((10 + s.t) * MB))}) for s in samples]
     assert judge_drift(grows) == []  # shown in the series, never judged
+
+
+def test_the_chart_shows_every_process(tmp_path: Path) -> None:
+    lines = series(run([100.0, 110.0, 120.0], [0.5, 0.25]))
+    path = draw_resource_chart(lines, tmp_path / "resources.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
