@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +23,10 @@ HEADERS = ("broker", "scenario", "ok", "failed", "indet", "delivered", "lost", "
 
 
 def results_dir(root: Path | None = None) -> Path:
+    """FAULTS_RESULTS_DIR when set (the broker comparison names it), else a new folder."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    path = (root or REPO_ROOT / "results") / f"faults-{stamp}"
+    named = os.environ.get("FAULTS_RESULTS_DIR", "").strip()
+    path = Path(named) if named else (root or REPO_ROOT / "results") / f"faults-{stamp}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -90,7 +90,7 @@ class ScenarioResult:
     timeline: dict[str, list[float]]
     started_at: float
     fault: tuple[float, float]  # seconds after the load started
-    proxied_connections: int  # sidecar connections to the broker's proxy as the fault began
+    proxied_connections: int  # sidecar connections to the broker's proxy just before the fault
     seconds: float  # wall time of the whole scenario, stack start and stop included
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
     calls: list[Call] = field(repr=False, default_factory=list)
@@ -249,10 +249,10 @@ def _run_on(
     load.started_at = start
     load.start()
     time.sleep(max(0.0, window.start - time.time()))
+    proxied = stack.sidecar_connections_to_broker_proxy()  # a cut closes them: count first
     injected = time.time()
     try:
         scenario.inject(stack)
-        proxied = stack.sidecar_connections_to_broker_proxy()
         time.sleep(max(0.0, window.end - time.time()))
     finally:
         scenario.heal(stack)
