@@ -32,6 +32,12 @@ class Mqtt:
             "allow_anonymous true\n"
             f"persistence {'true' if place.persistent else 'false'}\n"
             f"persistence_location {place.data_dir}/\n"
+            # mosquitto writes its store only every autosave_interval (30 min by default)
+            # and on a clean stop: a crash would lose every session and queued message
+            "autosave_interval 1\n"
+            # started as root it switches to the `mosquitto` user, which cannot write the
+            # run folder (its store then fails to save); no effect when not root
+            "user root\n"
             "sys_interval 1\n"
             "max_queued_messages 0\n"  # 0: no limit, the suite counts every message
             "log_dest stdout\n"
