@@ -78,9 +78,11 @@ class RabbitMq:
         return {
             "connectionString": f"amqp://guest:guest@{place.host}:{place.dialled(AMQP)}",
             "consumerID": f"{{appID}}-{component}",
-            # durable queues and persistent messages survive a restart of the node
+            # durable queues and persistent messages survive a restart of the node, and a
+            # publish is acknowledged only once the node has it on disk (publisher confirms)
             "durable": "true" if place.persistent else "false",
             "deliveryMode": "2" if place.persistent else "1",
+            "publisherConfirm": "true" if place.persistent else "false",
             "deletedWhenUnused": "false",
             # A delivery daprd could not complete goes back to the queue (as Redis keeps it
             # pending) instead of being dropped; dead-lettering stays daprd's business.
