@@ -85,9 +85,10 @@ def loss_is_what_waited_for_the_dead_app(result: ScenarioResult) -> None:
         assert result.counters.dead_letter_ingress["retry"] > 0, result.counters
 
 
-def loss_is_what_waited_in_redis(result: ScenarioResult) -> None:
-    """Redis without persistence forgets the stream: the messages published while the
-    subscriber was frozen and before Redis died are gone, and only those."""
+def loss_is_what_waited_in_the_broker(result: ScenarioResult) -> None:
+    """A broker that forgets across a crash (Redis without persistence; mosquitto, whose
+    store is saved only now and then): the messages published while the subscriber was
+    frozen and before the broker died are gone, and only those."""
     from harness.faults.scenarios import WAITING_SECONDS
 
     # the kill comes WAITING_SECONDS after the freeze; a message sent just before the
@@ -96,7 +97,7 @@ def loss_is_what_waited_in_redis(result: ScenarioResult) -> None:
     waiting = acked_between(result, fault, fault + WAITING_SECONDS)
     around = acked_between(result, fault - 0.5, fault + WAITING_SECONDS + 0.5)
     lost = result.verdict.lost
-    assert lost, f"nothing was lost: did Redis keep its data? {result.verdict}"
+    assert lost, f"nothing was lost: did the broker keep its data? {result.verdict}"
     assert lost <= around, str(result.verdict)
     assert len(lost) >= 0.8 * len(waiting), f"lost {len(lost)} of {len(waiting)} waiting"
     arrived = arrived_seqs(result.records, result.scenario.topic)
@@ -159,13 +160,37 @@ def delivery_stalls_after_the_sidecar_restart(result: ScenarioResult) -> None:
     mosquitto hands the session's waiting messages over before daprd subscribes; the
     component has no handler for them yet and leaves them unacknowledged (paho: "no handler
     was available. Message will NOT be acknowledged"), which fills the session's in-flight
-    window: nothing acknowledged after the restart arrives within the run."""
-    healed = result.started_at + result.fault[1]
-    after = {c.seq for c in result.calls if c.outcome is Outcome.OK and c.intended_at >= healed}
-    assert after, "no publish was acknowledged after the restart"
+    window: nothing acknowledged from a second after the fault on arrives within the run."""
+    since = result.started_at + result.fault[0] + 1.0
+    after = {c.seq for c in result.calls if c.outcome is Outcome.OK and c.intended_at >= since}
+    assert after, "no publish was acknowledged after the fault"
     arrived = after & arrived_seqs(result.records, result.scenario.topic)
-    assert not arrived, f"{len(arrived)} messages published after the restart arrived"
+    assert not arrived, f"{len(arrived)} of {len(after)} messages published after the fault arrived"
     assert after <= result.verdict.lost, str(result.verdict)
+
+
+def loss_only_at_the_sigterm(result: ScenarioResult) -> None:
+    """NATS JetStream, daprd stopped with SIGTERM: a publish the stopping sidecar
+    acknowledged as it began to shut down may never be delivered (seen once: 1 message);
+    nothing acknowledged earlier or later is lost."""
+    fault = result.fault[0]
+    assert result.verdict.lost <= acked_between(result, fault - 0.5, fault + 1.0), str(
+        result.verdict
+    )
+    assert len(result.verdict.lost) <= 5, str(result.verdict)
+
+
+def few_lost_just_before_the_crash(result: ScenarioResult) -> None:
+    """RabbitMQ with publisher confirms: a publish whose confirmation never came because
+    the node died is still answered 204 (components-contrib 1.18.4, pubsub/rabbitmq
+    `publishSync`, logs "did not receive confirmation of publishing" and returns no error):
+    such a message is lost, and only such messages, a handful at most."""
+    from harness.faults.scenarios import WAITING_SECONDS
+
+    fault = result.fault[0]
+    window = acked_between(result, fault - 0.5, fault + WAITING_SECONDS + 0.5)
+    assert result.verdict.lost <= window, str(result.verdict)
+    assert len(result.verdict.lost) <= 5, str(result.verdict)
 
 
 def no_publish_lost_its_answer(result: ScenarioResult) -> None:
@@ -181,7 +206,7 @@ EXPECTED: dict[str, list[Check]] = {
     "sidecar-kill": [nothing_lost],
     "sidecar-freeze": [nothing_lost, every_published_message_arrived, every_success_counted],
     "redis-restart-aof": [nothing_lost, every_published_message_arrived, every_success_counted],
-    "redis-restart-volatile": [loss_is_what_waited_in_redis, every_success_counted],
+    "redis-restart-volatile": [loss_is_what_waited_in_the_broker, every_success_counted],
     "network-cut": [
         nothing_lost,
         the_cut_took_effect,
@@ -212,13 +237,13 @@ EXPECTED: dict[str, list[Check]] = {
 
 # What the other brokers showed under the scenarios that apply to them (on Redis: EXPECTED)
 ON_BROKER: dict[tuple[str, str], list[Check]] = {
-    ("nats", "sidecar-term"): [nothing_lost],
+    ("nats", "sidecar-term"): [loss_only_at_the_sigterm],
     ("nats", "sidecar-kill"): [nothing_lost],
     ("nats", "broker-restart"): [nothing_lost],
     ("nats", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("mqtt", "sidecar-term"): [delivery_stalls_after_the_sidecar_restart],
     ("mqtt", "sidecar-kill"): [delivery_stalls_after_the_sidecar_restart],
-    ("mqtt", "broker-restart"): [nothing_lost],
+    ("mqtt", "broker-restart"): [loss_is_what_waited_in_the_broker],
     ("mqtt", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("kafka", "sidecar-term"): [nothing_lost],
     ("kafka", "sidecar-kill"): [nothing_lost],
@@ -226,7 +251,7 @@ ON_BROKER: dict[tuple[str, str], list[Check]] = {
     ("kafka", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("rabbitmq", "sidecar-term"): [nothing_lost],
     ("rabbitmq", "sidecar-kill"): [nothing_lost],
-    ("rabbitmq", "broker-restart"): [nothing_lost],
+    ("rabbitmq", "broker-restart"): [few_lost_just_before_the_crash],
     ("rabbitmq", "network-cut"): [nothing_lost, the_cut_took_effect],
 }
 

@@ -42,7 +42,7 @@ BREAKAGES = [
     Breakage("redis-restart-aof", "Redis without persistence",
              {"FAULTS_BROKER_PERSISTENCE": "off"}, "at-least-once"),
     Breakage("redis-restart-volatile", "Redis with AOF after all",
-             {"FAULTS_BROKER_PERSISTENCE": "on"}, "did Redis keep its data?"),
+             {"FAULTS_BROKER_PERSISTENCE": "on"}, "did the broker keep its data?"),
     Breakage("network-cut", "service-1 answers 200 to a publish daprd failed",
              {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
     Breakage("network-latency", "the sidecars bypass Toxiproxy", {"FAULTS_BROKER_PROXY": "off"},
