@@ -169,15 +169,20 @@ def delivery_stalls_after_the_sidecar_restart(result: ScenarioResult) -> None:
     assert after <= result.verdict.lost, str(result.verdict)
 
 
-def loss_only_at_the_sigterm(result: ScenarioResult) -> None:
-    """NATS JetStream, daprd stopped with SIGTERM: a publish the stopping sidecar
-    acknowledged as it began to shut down may never be delivered (seen once: 1 message);
-    nothing acknowledged earlier or later is lost."""
+def lost_only_around_the_fault(result: ScenarioResult) -> None:
+    """NATS JetStream with `concurrencyMode: parallel`: the component subscribes without
+    nats.go's ManualAck, so nats.go acknowledges each message as soon as the callback,
+    which only starts a goroutine, returns: a message the sidecar held when it stopped or
+    died is never delivered again (lost), and one whose delivery failed is never retried
+    by the broker (it arrived, and is never done). Only messages acknowledged around the
+    fault are lost, a handful at most."""
+    from harness.faults.scenarios import WAITING_SECONDS
+
     fault = result.fault[0]
-    assert result.verdict.lost <= acked_between(result, fault - 0.5, fault + 1.0), str(
-        result.verdict
-    )
-    assert len(result.verdict.lost) <= 5, str(result.verdict)
+    around = acked_between(result, fault - 1.0, fault + WAITING_SECONDS + 1.0)
+    assert result.verdict.lost <= around, str(result.verdict)
+    lost = len(result.verdict.lost)
+    assert lost <= 10, f"{lost} lost: did the broker keep its data? {result.verdict}"
 
 
 def few_lost_just_before_the_crash(result: ScenarioResult) -> None:
@@ -237,9 +242,9 @@ EXPECTED: dict[str, list[Check]] = {
 
 # What the other brokers showed under the scenarios that apply to them (on Redis: EXPECTED)
 ON_BROKER: dict[tuple[str, str], list[Check]] = {
-    ("nats", "sidecar-term"): [loss_only_at_the_sigterm],
-    ("nats", "sidecar-kill"): [nothing_lost],
-    ("nats", "broker-restart"): [nothing_lost],
+    ("nats", "sidecar-term"): [lost_only_around_the_fault],
+    ("nats", "sidecar-kill"): [lost_only_around_the_fault],
+    ("nats", "broker-restart"): [lost_only_around_the_fault],
     ("nats", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("mqtt", "sidecar-term"): [delivery_stalls_after_the_sidecar_restart],
     ("mqtt", "sidecar-kill"): [delivery_stalls_after_the_sidecar_restart],

@@ -54,7 +54,8 @@ BREAKAGES = [
     Breakage("replica-kill", "service-1 replicas acknowledge before they record",
              {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "at-least-once"),
     Breakage("broker-restart", "NATS streams in memory, not in the file store",
-             {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PERSISTENCE": "off"}, "at-least-once"),
+             {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PERSISTENCE": "off"},
+             "did the broker keep its data?"),
     Breakage("network-cut", "on NATS, the sidecars bypass Toxiproxy",
              {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PROXY": "off"}, "went through Toxiproxy"),
 ]  # fmt: skip
