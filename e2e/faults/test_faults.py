@@ -85,10 +85,9 @@ def loss_is_what_waited_for_the_dead_app(result: ScenarioResult) -> None:
         assert result.counters.dead_letter_ingress["retry"] > 0, result.counters
 
 
-def loss_is_what_waited_in_the_broker(result: ScenarioResult) -> None:
-    """A broker that forgets across a crash (Redis without persistence; mosquitto, whose
-    store is saved only now and then): the messages published while the subscriber was
-    frozen and before the broker died are gone, and only those."""
+def loss_is_what_waited_in_the_broker(result: ScenarioResult, at_least: float = 0.8) -> None:
+    """Redis without persistence forgets the stream across a crash: the messages published
+    while the subscriber was frozen and before the broker died are gone, and only those."""
     from harness.faults.scenarios import WAITING_SECONDS
 
     # the kill comes WAITING_SECONDS after the freeze; a message sent just before the
@@ -99,9 +98,16 @@ def loss_is_what_waited_in_the_broker(result: ScenarioResult) -> None:
     lost = result.verdict.lost
     assert lost, f"nothing was lost: did the broker keep its data? {result.verdict}"
     assert lost <= around, str(result.verdict)
-    assert len(lost) >= 0.8 * len(waiting), f"lost {len(lost)} of {len(waiting)} waiting"
+    assert len(lost) >= at_least * len(waiting), f"lost {len(lost)} of {len(waiting)} waiting"
     arrived = arrived_seqs(result.records, result.scenario.topic)
     assert result.counters.egress_ok == len(arrived) + len(lost), result.counters
+
+
+def loss_is_what_waited_since_the_last_save(result: ScenarioResult) -> None:
+    """mosquitto saves its store every `autosave_interval` (1 s; its log shows a save every
+    2 s) and a crash loses what it queued since: some or all of the messages that waited
+    for the frozen subscriber (73 of 73, then 45 of 75, here), and only those."""
+    loss_is_what_waited_in_the_broker(result, at_least=0.0)
 
 
 def dead_lettered_during_the_outage(result: ScenarioResult) -> None:
@@ -248,7 +254,7 @@ ON_BROKER: dict[tuple[str, str], list[Check]] = {
     ("nats", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("mqtt", "sidecar-term"): [delivery_stalls_after_the_sidecar_restart],
     ("mqtt", "sidecar-kill"): [delivery_stalls_after_the_sidecar_restart],
-    ("mqtt", "broker-restart"): [loss_is_what_waited_in_the_broker],
+    ("mqtt", "broker-restart"): [loss_is_what_waited_since_the_last_save],
     ("mqtt", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("kafka", "sidecar-term"): [nothing_lost],
     ("kafka", "sidecar-kill"): [nothing_lost],
