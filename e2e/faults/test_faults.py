@@ -103,11 +103,26 @@ def loss_is_what_waited_in_the_broker(result: ScenarioResult, at_least: float = 
     assert result.counters.egress_ok == len(arrived) + len(lost), result.counters
 
 
-def loss_is_what_waited_since_the_last_save(result: ScenarioResult) -> None:
-    """mosquitto saves its store every `autosave_interval` (1 s; its log shows a save every
-    2 s) and a crash loses what it queued since: some or all of the messages that waited
-    for the frozen subscriber (73 of 73, then 45 of 75, here), and only those."""
-    loss_is_what_waited_in_the_broker(result, at_least=0.0)
+def lost_only_before_the_crash(result: ScenarioResult) -> None:
+    """mosquitto with its store saved every second: a crash loses messages it held that the
+    subscriber had not acknowledged (some or all of those that waited for the frozen
+    subscriber, and others still in flight to it: 0 to 86 here), never one published after
+    the restart; and Dapr counted every publish that arrived or was lost."""
+    from harness.faults.scenarios import WAITING_SECONDS
+
+    killed = result.fault[0] + WAITING_SECONDS
+    assert result.verdict.lost <= acked_between(result, 0.0, killed + 0.5), str(result.verdict)
+    arrived = arrived_seqs(result.records, result.scenario.topic)
+    assert result.counters.egress_ok == len(arrived) + len(result.verdict.lost), result.counters
+
+
+def publishes_before_and_after_the_fault(result: ScenarioResult) -> None:
+    """The run measured the fault: publishes were acknowledged before it and after it."""
+    t0 = result.started_at
+    before = acked_between(result, 0.0, result.fault[0])
+    since = t0 + result.fault[0] + 1.0
+    after = {c.seq for c in result.calls if c.outcome is Outcome.OK and c.intended_at >= since}
+    assert before and after, f"acknowledged {len(before)} before, {len(after)} after the fault"
 
 
 def dead_lettered_during_the_outage(result: ScenarioResult) -> None:
@@ -159,20 +174,6 @@ def the_cut_took_effect(result: ScenarioResult) -> None:
     assert inside and any(c.outcome is not Outcome.OK for c in inside), (
         f"every one of {len(inside)} publishes during the cut was acknowledged"
     )
-
-
-def delivery_stalls_after_the_sidecar_restart(result: ScenarioResult) -> None:
-    """MQTT (pubsub.mqtt3, QoS 1, cleanSession false): at the restarted sidecar's CONNECT
-    mosquitto hands the session's waiting messages over before daprd subscribes; the
-    component has no handler for them yet and leaves them unacknowledged (paho: "no handler
-    was available. Message will NOT be acknowledged"), which fills the session's in-flight
-    window: nothing acknowledged from a second after the fault on arrives within the run."""
-    since = result.started_at + result.fault[0] + 1.0
-    after = {c.seq for c in result.calls if c.outcome is Outcome.OK and c.intended_at >= since}
-    assert after, "no publish was acknowledged after the fault"
-    arrived = after & arrived_seqs(result.records, result.scenario.topic)
-    assert not arrived, f"{len(arrived)} of {len(after)} messages published after the fault arrived"
-    assert after <= result.verdict.lost, str(result.verdict)
 
 
 def lost_only_around_the_fault(result: ScenarioResult) -> None:
@@ -252,9 +253,12 @@ ON_BROKER: dict[tuple[str, str], list[Check]] = {
     ("nats", "sidecar-kill"): [lost_only_around_the_fault],
     ("nats", "broker-restart"): [lost_only_around_the_fault],
     ("nats", "network-cut"): [nothing_lost, the_cut_took_effect],
-    ("mqtt", "sidecar-term"): [delivery_stalls_after_the_sidecar_restart],
-    ("mqtt", "sidecar-kill"): [delivery_stalls_after_the_sidecar_restart],
-    ("mqtt", "broker-restart"): [loss_is_what_waited_since_the_last_save],
+    # MQTT after a sidecar restart: delivery stalled in 4 runs of 6 (everything published
+    # after the fault lost), and lost 1 or nothing in the others; no firmer expectation
+    # holds, so the verdict is reported (docs/fault-semantics.md) and only its form checked
+    ("mqtt", "sidecar-term"): [publishes_before_and_after_the_fault],
+    ("mqtt", "sidecar-kill"): [publishes_before_and_after_the_fault],
+    ("mqtt", "broker-restart"): [lost_only_before_the_crash],
     ("mqtt", "network-cut"): [nothing_lost, the_cut_took_effect],
     ("kafka", "sidecar-term"): [nothing_lost],
     ("kafka", "sidecar-kill"): [nothing_lost],
