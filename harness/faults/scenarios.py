@@ -125,6 +125,18 @@ def restart_broker_while_messages_wait(stack: FaultStack) -> None:
     stack.restart(BROKER)
 
 
+def restart_broker_while_the_subscriber_is_away(stack: FaultStack) -> None:
+    """Stop the subscriber's sidecar (SIGTERM: it finishes what it holds) so that published
+    messages wait in the broker for its durable subscription, then kill the broker and
+    start it again. Freezing the sidecar instead would not do on a broker that pushes:
+    NATS and RabbitMQ hand the waiting messages to the frozen client's socket."""
+    stack.send_signal("daprd-service-1", signal.SIGTERM)
+    poll(stack.component("daprd-service-1").process.gone, timeout=15.0, on_timeout="return")
+    time.sleep(WAITING_SECONDS)
+    stack.send_signal(BROKER, signal.SIGKILL)
+    stack.restart(BROKER)
+
+
 def nothing(stack: FaultStack) -> None:
     """The fault lives in the messages themselves (see `slow_in_window`)."""
 
@@ -159,9 +171,9 @@ SCENARIOS = [
              profile=FaultProfile(persistence=False), publish_via="daprd-service-2"),
     # on Redis this is redis-restart-aof
     Scenario("broker-restart", "the broker killed (SIGKILL) and restarted while messages wait "
-             "in it; its persistence on", 3.0, restart_broker_while_messages_wait,
-             send("daprd-service-1", signal.SIGCONT), (BROKER, "daprd-service-1"),
-             publish_via="daprd-service-2",
+             "in it for the stopped subscriber; its persistence on", 3.0,
+             restart_broker_while_the_subscriber_is_away, restart("daprd-service-1"),
+             (BROKER, "daprd-service-1"), publish_via="daprd-service-2", sidecar_restarts=True,
              brokers=tuple(b for b in EVERY_BROKER if b != "redis")),
     Scenario("network-cut", "sidecars cut from the broker (Toxiproxy) for 10 s", 10.0,
              proxy_enabled(False), proxy_enabled(True), ("toxiproxy",), brokers=EVERY_BROKER),
