@@ -103,6 +103,19 @@ def loss_is_what_waited_in_the_broker(result: ScenarioResult, at_least: float = 
     assert result.counters.egress_ok == len(arrived) + len(lost), result.counters
 
 
+def lost_only_while_the_subscriber_was_away(result: ScenarioResult) -> None:
+    """NATS JetStream, the broker killed while the subscriber's sidecar was stopped:
+    nats-server restores every message of the stream from its file store, yet what was
+    published while the subscriber was away was lost in both runs here (77 of them; and
+    in the other run everything after, 215, the restarted sidecar receiving nothing more),
+    with the streams in memory alike (196): never a message acknowledged before the
+    subscriber was stopped."""
+    t0 = result.started_at
+    stopped = t0 + result.fault[0] - 1.0  # a publish just before the SIGTERM may be in hand
+    early = {c.seq for c in result.calls if c.outcome is Outcome.OK and c.intended_at < stopped}
+    assert not (early & result.verdict.lost), str(result.verdict)
+
+
 def lost_only_before_the_crash(result: ScenarioResult) -> None:
     """mosquitto with its store saved every second: a crash loses messages it held that the
     subscriber had not acknowledged (some or all of those that waited for the frozen
@@ -244,7 +257,7 @@ EXPECTED: dict[str, list[Check]] = {
 ON_BROKER: dict[tuple[str, str], list[Check]] = {
     ("nats", "sidecar-term"): [lost_only_around_the_fault],
     ("nats", "sidecar-kill"): [lost_only_around_the_fault],
-    ("nats", "broker-restart"): [lost_only_around_the_fault],
+    ("nats", "broker-restart"): [lost_only_while_the_subscriber_was_away],
     ("nats", "network-cut"): [nothing_lost, the_cut_took_effect],
     # MQTT after a sidecar restart: delivery stalled in 4 runs of 6 (everything published
     # after the fault lost), and lost 1 or nothing in the others; no firmer expectation

@@ -4,7 +4,7 @@ guarantee it checks, in a subprocess, on a faults stack of its own.
 A variant is either a broken service-1 from tests/mutants (one that acknowledges before
 it has done its work, one without dead-letter topics) or an override of the faults
 profile (redelivery switched off, the broker with or without persistence, the sidecars
-bypassing Toxiproxy), on Redis or, for the broker scenarios, on NATS JetStream.
+bypassing Toxiproxy), on Redis or, for the broker scenarios, on Kafka and NATS JetStream.
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ BREAKAGES = [
              {"FAULTS_PROCESSING_TIMEOUT_MS": "60000"}, "delivered only once"),
     Breakage("replica-kill", "service-1 replicas acknowledge before they record",
              {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "at-least-once"),
-    Breakage("broker-restart", "NATS streams in memory, not in the file store",
-             {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PERSISTENCE": "off"},
-             "did the broker keep its data?"),
+    Breakage("broker-restart", "Kafka's log dir wiped at each start",
+             {"HARNESS_BROKER": "kafka", "FAULTS_BROKER_PERSISTENCE": "off"}, "at-least-once"),
     Breakage("network-cut", "on NATS, the sidecars bypass Toxiproxy",
              {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PROXY": "off"}, "went through Toxiproxy"),
 ]  # fmt: skip
@@ -72,7 +71,7 @@ def run_faults(tmp_path: Path, offset: int, scenario: str, extra: dict[str, str]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "e2e/faults", "-m", "faults", "-p", "no:cacheprovider",
          "-q", "-rfE", "--no-header"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
