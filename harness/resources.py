@@ -39,7 +39,7 @@ def render_component(resource: dict[str, Any], settings: StackSettings) -> dict[
     if spec["type"].startswith("pubsub.") and settings.broker != "redis":
         return _on_broker(resource, settings)
     if spec["type"].endswith(".redis"):
-        _set_metadata(resource, "redisHost", f"{settings.host}:{settings.redis_port}")
+        _set_metadata(resource, "redisHost", f"{settings.host}:{settings.redis_dialled()}")
     for name, value in redelivery_metadata(resource, settings.subscription_profile).items():
         _set_metadata(resource, name, value)
     return resource

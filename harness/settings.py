@@ -79,6 +79,10 @@ class StackSettings:
     broker_port: int = 6400
     # HARNESS_PUBSUB_COMPONENT: a user's own pubsub component instead (broker "own")
     pubsub_component: Path | None = None
+    # Set by the fault stack (never from the environment): a proxy in front of the broker's
+    # client port, and whether the broker keeps its data across a restart
+    broker_proxy_port: int | None = None
+    broker_persistent: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StackSettings:
@@ -187,7 +191,15 @@ class StackSettings:
     def broker_place(self) -> BrokerPlace:
         """Where the broker listens; Redis Streams use the stack's own Redis."""
         first = self.redis_port if self.broker == "redis" else self.broker_port
-        return BrokerPlace(self.host, first, self.run_dir / "broker")
+        return BrokerPlace(
+            self.host, first, self.run_dir / "broker", self.broker_proxy_port,
+            self.broker_persistent,
+        )  # fmt: skip
+
+    def redis_dialled(self) -> int:
+        """The port the Redis components dial: the broker's proxy when Redis is the broker
+        (its state store shares the server, so a cut to the broker cuts it too)."""
+        return self.broker_place().dialled(0) if self.broker == "redis" else self.redis_port
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -1,9 +1,12 @@
 """`python -m loadtests.broker_comparison`: the brokers behind Dapr side by side.
 
-For each broker (HARNESS_BROKER), one after another on the same ports: the e2e gate, then a
-rate search (loadtests.rate_search) on a stack of its own. Writes comparison.md, an HTML page
-and chart.png (end-to-end latency and consumed rate against the offered rate, one line per
-broker) to results/brokers-<timestamp>/, each broker's own results in a folder beside them.
+For each broker (HARNESS_BROKER), one after another on the same ports: the e2e gate, the
+fault scenarios that apply to it (`pytest e2e/faults -m faults`: each scenario's verdict and
+whether it showed what docs/fault-semantics.md says for that broker; `--no-faults` skips
+them), then a rate search (loadtests.rate_search) on a stack of its own. Writes
+comparison.md, an HTML page (both with the fault verdicts side by side) and chart.png
+(end-to-end latency and consumed rate against the offered rate, one line per broker) to
+results/brokers-<timestamp>/, each broker's own results in a folder beside them.
 
     python -m loadtests.broker_comparison --brokers redis,nats,kafka --step-seconds 10
 """
@@ -19,8 +22,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
 from harness.brokers import BROKER_NAMES, BROKERS
@@ -30,7 +34,23 @@ from loadtests.options import results_dir_of
 from loadtests.rate_search import Limits, Step
 
 GATE_LIMIT_SECONDS = 600.0
+FAULTS_LIMIT_SECONDS = 900.0
 SEARCH_LIMIT_SECONDS = 1800.0
+VERDICT = ("lost", "duplicated", "unexpected", "recovered")  # the fault table's cells
+
+
+@dataclass(frozen=True)
+class FaultVerdict:
+    """One fault scenario on one broker: the verdict's counts and whether the broker's
+    documented expectations held."""
+
+    scenario: str
+    as_documented: bool
+    counts: dict[str, int]
+
+    def cell(self) -> str:
+        figures = " / ".join(str(self.counts.get(key, 0)) for key in VERDICT)
+        return f"{'ok' if self.as_documented else 'FAILED'}: {figures}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,11 @@ class BrokerResult:
     knee: Step | None
     steps: tuple[Step, ...]
     seconds: float
+    faults: tuple[FaultVerdict, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.gate_ok and all(f.as_documented for f in self.faults)
 
 
 Runner = Callable[[list[str], dict[str, str], float], subprocess.CompletedProcess[str]]
@@ -60,7 +85,7 @@ def run_child(
     deadline = time.monotonic() + limit
     for line in child.stdout:
         lines.append(line)
-        if line.startswith(("[rate-search]", "knee:", "error:")) or " passed" in line:
+        if line.startswith(("[rate-search]", "knee:", "error:", "FAILED")) or " passed" in line:
             print(f"  {line.rstrip()}", flush=True)
         if time.monotonic() > deadline:
             child.kill()
@@ -69,12 +94,15 @@ def run_child(
     return subprocess.CompletedProcess(argv, code, "".join(lines), "")
 
 
-def compare_one(broker: str, out: Path, search_args: Sequence[str], run: Runner) -> BrokerResult:
+def compare_one(
+    broker: str, out: Path, search_args: Sequence[str], run: Runner, faults: bool = True
+) -> BrokerResult:
     started = time.monotonic()
     env = {"HARNESS_BROKER": broker, "E2E_REPORT_DIR": str(out / broker / "e2e")}
     gate = run([sys.executable, "-m", "pytest", "e2e", "-q", "-p", "no:cacheprovider"], env,
                GATE_LIMIT_SECONDS)  # fmt: skip
     _keep(out / broker / "gate.log", gate.stdout)
+    verdicts = run_faults(broker, out / broker / "faults", run) if faults else ()
     search_dir = out / broker / "rate-search"
     search = run([sys.executable, "-m", "loadtests.rate_search", "--results-dir", str(search_dir),
                   *search_args], env, SEARCH_LIMIT_SECONDS)  # fmt: skip
@@ -89,7 +117,30 @@ def compare_one(broker: str, out: Path, search_args: Sequence[str], run: Runner)
     return BrokerResult(
         broker, BROKERS[broker].component_type, _gate_line(gate.stdout), gate.returncode == 0,
         Step(**found["knee"]) if found["knee"] else None, steps, time.monotonic() - started,
+        verdicts,
     )  # fmt: skip
+
+
+def run_faults(broker: str, folder: Path, run: Runner) -> tuple[FaultVerdict, ...]:
+    """The broker's fault scenarios, asserted: their verdicts from the run's summary.json,
+    each marked by whether its check passed."""
+    env = {"HARNESS_BROKER": broker, "FAULTS_RESULTS_DIR": str(folder)}
+    argv = [sys.executable, "-m", "pytest", "e2e/faults", "-m", "faults", "-q", "-rfE",
+            "-p", "no:cacheprovider"]  # fmt: skip
+    checks = run(argv, env, FAULTS_LIMIT_SECONDS)
+    _keep(folder / "faults.log", checks.stdout)
+    summary = folder / "summary.json"
+    if not summary.is_file():
+        raise HarnessError(
+            f"{broker}: the fault scenarios wrote no verdicts: {_last_line(checks.stdout)} "
+            f"(their output: {folder / 'faults.log'})"
+        )
+    failed = set(re.findall(r"^FAILED \S+::test_scenario\[([\w-]+)\]", checks.stdout, re.M))
+    scenarios: list[dict[str, Any]] = json.loads(summary.read_text())["scenarios"]
+    return tuple(
+        FaultVerdict(s["scenario"], s["scenario"] not in failed, s["verdict"]["counts"])
+        for s in scenarios
+    )
 
 
 def _keep(path: Path, output: str) -> None:
@@ -108,12 +159,14 @@ def _last_line(output: str) -> str:
 
 
 def table(results: Sequence[BrokerResult]) -> list[list[str]]:
-    rows = [["broker", "component", "e2e gate", "knee msgs/s", "e2e p50 ms at knee",
-             "e2e p99 ms at knee", "steps", "minutes"]]  # fmt: skip
+    rows = [["broker", "component", "e2e gate", "faults as documented", "knee msgs/s",
+             "e2e p50 ms at knee", "e2e p99 ms at knee", "steps", "minutes"]]  # fmt: skip
     for r in results:
         k = r.knee
+        held = sum(f.as_documented for f in r.faults)
         rows.append([
             r.broker, r.component, ("ok: " if r.gate_ok else "FAILED: ") + r.gate,
+            f"{held} of {len(r.faults)}" if r.faults else "-",
             f"{k.offered:g}" if k else "below the first step",
             str(k.e2e_p50_ms) if k else "-", str(k.e2e_p99_ms) if k else "-",
             str(len(r.steps)), f"{r.seconds / 60:.1f}",
@@ -121,23 +174,53 @@ def table(results: Sequence[BrokerResult]) -> list[list[str]]:
     return rows
 
 
-def markdown(rows: list[list[str]], note: str) -> str:
+def fault_table(results: Sequence[BrokerResult]) -> list[list[str]]:
+    """One row per fault scenario, one column per broker: "ok: lost / duplicated /
+    unexpected / recovered" (FAILED where the broker's expectations did not hold)."""
+    scenarios = list(dict.fromkeys(f.scenario for r in results for f in r.faults))
+    rows = [["scenario", *(r.broker for r in results)]]
+    for name in scenarios:
+        by_broker = [{f.scenario: f.cell() for f in r.faults}.get(name, "-") for r in results]
+        rows.append([name, *by_broker])
+    return rows
+
+
+FAULTS_NOTE = ("Fault scenarios (docs/fault-semantics.md), per broker: whether the broker "
+               "showed what the document says, then lost / duplicated / unexpected / "
+               "recovered messages; - where the scenario does not apply.")  # fmt: skip
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
     lines = [f"| {' | '.join(rows[0])} |", "|" + " --- |" * len(rows[0])]
     lines += [f"| {' | '.join(row)} |" for row in rows[1:]]
-    return "# Brokers behind Dapr\n\n" + note + "\n\n" + "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
-def html_page(rows: list[list[str]], note: str) -> str:
+def markdown(rows: list[list[str]], note: str, faults: list[list[str]] | None = None) -> str:
+    text = "# Brokers behind Dapr\n\n" + note + "\n\n" + _markdown_table(rows) + "\n"
+    if faults and len(faults) > 1:
+        text += "\n## Faults\n\n" + FAULTS_NOTE + "\n\n" + _markdown_table(faults) + "\n"
+    return text
+
+
+def _html_table(rows: list[list[str]]) -> str:
     def cells(row: list[str], tag: str) -> str:
         return "".join(f"<{tag}>{html.escape(cell)}</{tag}>" for cell in row)
 
     body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows[1:])
+    return f"<table><tr>{cells(rows[0], 'th')}</tr>{body}</table>"
+
+
+def html_page(rows: list[list[str]], note: str, faults: list[list[str]] | None = None) -> str:
+    fault_part = ""
+    if faults and len(faults) > 1:
+        fault_part = f"<h2>Faults</h2><p>{html.escape(FAULTS_NOTE)}</p>{_html_table(faults)}"
     return (
         "<!doctype html><meta charset='utf-8'><title>Brokers behind Dapr</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
         "padding:4px 8px}table{border-collapse:collapse}</style>"
-        f"<h1>Brokers behind Dapr</h1><p>{html.escape(note)}</p>"
-        f"<table><tr>{cells(rows[0], 'th')}</tr>{body}</table>"
+        f"<h1>Brokers behind Dapr</h1><p>{html.escape(note)}</p>{_html_table(rows)}"
+        f"{fault_part}"
         "<p><img src='chart.png' alt='latency and consumed rate against offered rate'></p>"
     )
 
@@ -148,9 +231,9 @@ def write(out: Path, results: Sequence[BrokerResult], limits: Limits) -> None:
     note = (f"Each broker: the e2e gate, then a rate search (sustained: kept up within 5%, "
             f"lost 0, backlog under 1 s of traffic, p99 e2e under {limits.p99_e2e_ms:g} ms); "
             f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores.")  # fmt: skip
-    rows = table(results)
-    (out / "comparison.md").write_text(markdown(rows, note))
-    (out / "comparison.html").write_text(html_page(rows, note))
+    rows, faults = table(results), fault_table(results)
+    (out / "comparison.md").write_text(markdown(rows, note, faults))
+    (out / "comparison.html").write_text(html_page(rows, note, faults))
     draw_rate_chart({r.broker: list(r.steps) for r in results}, limits.p99_e2e_ms,
                     out / "chart.png")  # fmt: skip
 
@@ -164,6 +247,7 @@ def build_arguments() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", default="8")
     parser.add_argument("--p99-e2e-ms", type=float, default=1000.0)
     parser.add_argument("--results-dir", type=Path, default=None)
+    parser.add_argument("--no-faults", action="store_true", help="skip the fault scenarios")
     return parser
 
 
@@ -191,9 +275,9 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
     results = []
     try:
         for index, broker in enumerate(brokers, 1):
-            print(f"[brokers] {index}/{len(brokers)} {broker}: e2e gate, then rate search",
-                  flush=True)  # fmt: skip
-            results.append(compare_one(broker, out, search_args, run))
+            steps = "e2e gate, rate search" if args.no_faults else "e2e gate, faults, rate search"
+            print(f"[brokers] {index}/{len(brokers)} {broker}: {steps}", flush=True)
+            results.append(compare_one(broker, out, search_args, run, not args.no_faults))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -205,7 +289,7 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
             write(out, results, Limits(p99_e2e_ms=args.p99_e2e_ms))
     print((out / "comparison.md").read_text())
     print(f"results: {out}")
-    return 0 if all(r.gate_ok for r in results) else 1
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _check_search_args(search_args: list[str]) -> None:

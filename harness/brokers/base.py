@@ -29,14 +29,22 @@ TTL_LEFT_TO_BROKER = frozenset(
 
 @dataclass(frozen=True)
 class BrokerPlace:
-    """Where a broker runs: its host, its first pinned port and its data folder."""
+    """Where a broker runs: its host, its first pinned port and its data folder; and, for
+    the fault scenarios, a proxy its clients dial instead and whether it keeps its data."""
 
     host: str
     first_port: int
     data_dir: Path
+    proxy_port: int | None = None  # clients dial this instead of the broker's client port
+    persistent: bool = True  # False: the broker keeps nothing across a restart
 
     def port(self, index: int) -> int:
         return self.first_port + index
+
+    def dialled(self, index: int) -> int:
+        """The port clients are given for the broker's client port `index`: the proxy's
+        when one stands in front of the broker (a broker has one client port)."""
+        return self.proxy_port if self.proxy_port is not None else self.port(index)
 
 
 class Broker(Protocol):
@@ -45,6 +53,7 @@ class Broker(Protocol):
     component_version: str  # the component's spec.version, "v1" for every managed broker
     command: str  # the server command the stack runs; "" when the stack's redis serves
     port_names: tuple[str, ...]  # one pinned port each, from BrokerPlace.first_port on
+    client_port: int  # the index of the port daprd dials (a fault proxy stands in front)
     ready_seconds: float  # how long the server may take to start (an Erlang node is slow)
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -65,4 +74,10 @@ class Broker(Protocol):
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
         """The broker's own count of messages it took for `topic`."""
+        ...
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        """Metadata of the fault profile's pubsub components: an unacknowledged delivery
+        comes back after about `redeliver_after_ms` where the component has such a knob
+        (0: never), so redelivery shows within a short run; {} where it has none."""
         ...

@@ -35,7 +35,10 @@ def server_properties(place: BrokerPlace) -> str:
         "node.id": NODE_ID,
         "controller.quorum.voters": f"{NODE_ID}@{host}:{controller}",
         "listeners": f"PLAINTEXT://{host}:{plain},CONTROLLER://{host}:{controller}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{plain}",
+        # A client dials the bootstrap address once, then the address the node advertises:
+        # with a fault proxy in front, that must be the proxy's, or the client would
+        # bypass it after its first request
+        "advertised.listeners": f"PLAINTEXT://{host}:{place.dialled(PLAINTEXT)}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -84,6 +87,7 @@ class Kafka:
     component_version: str = "v1"
     command: str = "java"
     port_names: tuple[str, ...] = ("kafka", "kafka controller")
+    client_port: int = PLAINTEXT
     ready_seconds: float = 120.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -93,8 +97,14 @@ class Kafka:
         config.write_text(server_properties(place))
         log_config = place.data_dir / "log4j2.properties"
         log_config.write_text(LOG_CONFIG)
-        storage = ["format", "--cluster-id", CLUSTER_ID, "--config", str(config)]
+        # --ignore-formatted: a restarted node keeps its log dir (a fault scenario's restart)
+        storage = ["format", "--cluster-id", CLUSTER_ID, "--config", str(config),
+                   "--ignore-formatted"]  # fmt: skip
         format_storage = shlex.join(java_argv(binary, "kafka.tools.StorageTool", *storage))
+        if not place.persistent:  # every start begins with empty logs: a restart forgets
+            format_storage = (
+                f"rm -rf {shlex.quote(str(place.data_dir / 'logs'))} && {format_storage}"
+            )
         node = java_argv(binary, "kafka.Kafka", str(config))
         node[1:1] = [f"-Dlog4j2.configurationFile={log_config}"]
         return ["sh", "-c", f'{format_storage} >/dev/null && exec "$@"', "kafka", *node]
@@ -107,7 +117,7 @@ class Kafka:
 
     def component_metadata(self, place: BrokerPlace, component: str) -> dict[str, str]:
         return {
-            "brokers": f"{place.host}:{place.port(PLAINTEXT)}",
+            "brokers": f"{place.host}:{place.dialled(PLAINTEXT)}",
             "authType": "none",
             "consumerGroup": f"{{appID}}-{component}",
             "clientID": f"{{appID}}-{component}",
@@ -130,6 +140,9 @@ class Kafka:
         if answer.returncode != 0:
             raise HarnessError(f"kafka: GetOffsetShell failed: {answer.stderr.strip()[-300:]}")
         return sum_end_offsets(answer.stdout, topic)
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        return {}  # Kafka redelivers from the committed offset when a consumer rejoins
 
 
 def sum_end_offsets(output: str, topic: str) -> int:

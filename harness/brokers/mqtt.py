@@ -21,6 +21,7 @@ class Mqtt:
     component_version: str = "v1"
     command: str = "mosquitto"
     port_names: tuple[str, ...] = ("mqtt",)
+    client_port: int = 0
     ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -29,8 +30,14 @@ class Mqtt:
         config.write_text(
             f"listener {place.port(0)} {place.host}\n"
             "allow_anonymous true\n"
-            "persistence true\n"
+            f"persistence {'true' if place.persistent else 'false'}\n"
             f"persistence_location {place.data_dir}/\n"
+            # mosquitto writes its store only every autosave_interval (30 min by default)
+            # and on a clean stop: a crash would lose every session and queued message
+            "autosave_interval 1\n"
+            # started as root it switches to the `mosquitto` user, which cannot write the
+            # run folder (its store then fails to save); no effect when not root
+            "user root\n"
             "sys_interval 1\n"
             "max_queued_messages 0\n"  # 0: no limit, the suite counts every message
             "log_dest stdout\n"
@@ -47,7 +54,7 @@ class Mqtt:
         # consumerID is the MQTT client id: one per sidecar and component, or the broker
         # would drop the older connection each time the other one connects
         return {
-            "url": f"tcp://{place.host}:{place.port(0)}",
+            "url": f"tcp://{place.host}:{place.dialled(0)}",
             "consumerID": f"{{appID}}-{component}",
             "qos": "1",
             "retain": "false",
@@ -59,6 +66,9 @@ class Mqtt:
         if value is None:
             raise HarnessError(f"mosquitto on port {place.port(0)} did not answer {RECEIVED}")
         return value
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        return {}  # MQTT redelivers an unacknowledged message only when its client reconnects
 
 
 def _read_sys(place: BrokerPlace, timeout: float) -> int | None:

@@ -31,6 +31,7 @@ class Nats:
     component_version: str = "v1"
     command: str = "nats-server"
     port_names: tuple[str, ...] = ("nats", "nats monitor")
+    client_port: int = CLIENT
     ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -51,11 +52,12 @@ class Nats:
         return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
 
     def prepare(self, place: BrokerPlace, topics: list[str]) -> None:
-        asyncio.run(_create_streams(f"nats://{place.host}:{place.port(CLIENT)}", topics))
+        url = f"nats://{place.host}:{place.port(CLIENT)}"
+        asyncio.run(_create_streams(url, topics, on_file=place.persistent))
 
     def component_metadata(self, place: BrokerPlace, component: str) -> dict[str, str]:
         return {
-            "natsURL": f"nats://{place.host}:{place.port(CLIENT)}",
+            "natsURL": f"nats://{place.host}:{place.dialled(CLIENT)}",
             "name": f"{{appID}}-{component}",
             "durableName": f"{{appID}}-{component}",
             "deliverPolicy": "all",
@@ -75,14 +77,21 @@ class Nats:
                     return int(stream["state"]["messages"])
         return 0
 
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        # the consumer's AckWait (the server's default is 30 s); 0 keeps the default
+        return {"ackWait": f"{redeliver_after_ms}ms"} if redeliver_after_ms else {}
 
-async def _create_streams(url: str, topics: list[str]) -> None:
+
+async def _create_streams(url: str, topics: list[str], on_file: bool = True) -> None:
+    """One stream per topic, in the file store (kept across a restart) or in memory."""
     import nats  # imported here: only a NATS stack needs the client
+    from nats.js.api import StorageType
 
+    storage = StorageType.FILE if on_file else StorageType.MEMORY
     client = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
     try:
         jetstream = client.jetstream()
         for topic in topics:
-            await jetstream.add_stream(name=stream_name(topic), subjects=[topic])
+            await jetstream.add_stream(name=stream_name(topic), subjects=[topic], storage=storage)
     finally:
         await client.close()

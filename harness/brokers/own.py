@@ -32,6 +32,7 @@ class OwnComponent:
     name: str = "own"
     command: str = ""
     port_names: tuple[str, ...] = ()
+    client_port: int = 0
     ready_seconds: float = 30.0
 
     @classmethod
@@ -71,6 +72,9 @@ class OwnComponent:
             f"{self.component_type}: the suite cannot count messages on a broker it does not "
             "manage (it can for pubsub.redis)"
         )
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        return {}  # the user's component stays as the user wrote it
 
 
 def _values(path: Path, spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:

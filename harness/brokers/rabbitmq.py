@@ -31,6 +31,7 @@ class RabbitMq:
         "rabbitmq epmd",
         "rabbitmq distribution",
     )
+    client_port: int = AMQP
     ready_seconds: float = 120.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -75,9 +76,13 @@ class RabbitMq:
 
     def component_metadata(self, place: BrokerPlace, component: str) -> dict[str, str]:
         return {
-            "connectionString": f"amqp://guest:guest@{place.host}:{place.port(AMQP)}",
+            "connectionString": f"amqp://guest:guest@{place.host}:{place.dialled(AMQP)}",
             "consumerID": f"{{appID}}-{component}",
-            "durable": "true",
+            # durable queues and persistent messages survive a restart of the node, and a
+            # publish is acknowledged only once the node has it on disk (publisher confirms)
+            "durable": "true" if place.persistent else "false",
+            "deliveryMode": "2" if place.persistent else "1",
+            "publisherConfirm": "true" if place.persistent else "false",
             "deletedWhenUnused": "false",
             # A delivery daprd could not complete goes back to the queue (as Redis keeps it
             # pending) instead of being dropped; dead-lettering stays daprd's business.
@@ -93,3 +98,6 @@ class RabbitMq:
             return 0
         answer.raise_for_status()
         return int((answer.json().get("message_stats") or {}).get("publish_in", 0))
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        return {}  # RabbitMQ requeues an unacknowledged delivery when its channel closes

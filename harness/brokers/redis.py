@@ -15,6 +15,7 @@ class Redis:
     component_version: str = "v1"
     command: str = ""
     port_names: tuple[str, ...] = ()
+    client_port: int = 0  # the stack's Redis port
     ready_seconds: float = 30.0
 
     def argv(self, binary: str, place: BrokerPlace) -> list[str]:
@@ -27,7 +28,7 @@ class Redis:
         return None  # daprd creates each stream and its consumer group
 
     def component_metadata(self, place: BrokerPlace, component: str) -> dict[str, str]:
-        return {"redisHost": f"{place.host}:{place.first_port}", "redisPassword": ""}
+        return {"redisHost": f"{place.host}:{place.dialled(0)}", "redisPassword": ""}
 
     def messages(self, place: BrokerPlace, topic: str) -> int:
         import redis as redis_client  # here: the installers import this on the stdlib
@@ -37,3 +38,7 @@ class Redis:
             return int(client.xlen(topic))
         finally:
             client.close()
+
+    def fault_metadata(self, redeliver_after_ms: int) -> dict[str, str]:
+        # bare integers: milliseconds (the component ignores duration strings)
+        return {"processingTimeout": str(redeliver_after_ms), "redeliverInterval": "1000"}

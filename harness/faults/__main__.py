@@ -1,18 +1,21 @@
 """`python -m harness.faults [NAME ...]`: run fault scenarios and print the verdict table.
 
-The pytest checks (`tox -e faults`) assert what each scenario must show; this command
-only runs them and writes results/faults-<timestamp>/, for looking at Dapr by hand.
+On the broker HARNESS_BROKER selects (Redis when unset), the scenarios that apply to it
+(all of them unless named). The pytest checks (`tox -e faults`) assert what each scenario
+must show; this command only runs them and writes results/faults-<timestamp>/, for looking
+at Dapr by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from harness.errors import HarnessError
 from harness.faults.report import results_dir, table_lines, write_results
 from harness.faults.runner import run_scenario
-from harness.faults.scenarios import BY_NAME, require_local_target, selected
+from harness.faults.scenarios import BY_NAME, require_local_target, selected, selected_broker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,12 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         require_local_target()
-        env = {"FAULT_SCENARIOS": ",".join(args.names)} if args.names else None
+        env = dict(os.environ)
+        if args.names:
+            env["FAULT_SCENARIOS"] = ",".join(args.names)
         scenarios = selected(env)
+        broker = selected_broker(env)
         out = results_dir()
         results = []
         for scenario in scenarios:
-            print(f"[faults] {scenario.name}: {scenario.title}", file=sys.stderr, flush=True)
+            print(f"[faults] {broker}: {scenario.name}: {scenario.title}", file=sys.stderr,
+                  flush=True)  # fmt: skip
             result = run_scenario(scenario)
             results.append(result)
             print(f"[faults] {result.verdict} ({result.seconds:.1f} s)", file=sys.stderr)

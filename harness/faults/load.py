@@ -70,6 +70,7 @@ class OpenLoad:
     calls: list[Call] = field(default_factory=list)
     started_at: float = 0.0
     _thread: threading.Thread | None = None
+    _sent: dict[int, tuple[float, float]] = field(default_factory=dict)  # seq -> intended, began
 
     @property
     def planned(self) -> int:
@@ -81,10 +82,18 @@ class OpenLoad:
         self._thread.start()
 
     def join(self) -> list[Call]:
-        """Wait for the last call (bounded: the schedule plus one timeout)."""
+        """Wait for the last call (bounded: the schedule plus one timeout). A call sent
+        that has no answer by then is indeterminate: it may have been published."""
         if self._thread is not None:
             self._thread.join(self.seconds + self.timeout + 10)
-        return sorted(self.calls, key=lambda c: c.seq)
+        answered = {c.seq for c in self.calls}
+        now = time.monotonic()
+        unanswered = [
+            Call(seq, self.topic, intended, Outcome.INDETERMINATE, now - began, "no answer")
+            for seq, (intended, began) in list(self._sent.items())
+            if seq not in answered
+        ]
+        return sorted([*self.calls, *unanswered], key=lambda c: c.seq)
 
     def attempts(self) -> list[Attempt]:
         return [call.attempt() for call in self.calls]
@@ -117,6 +126,7 @@ class OpenLoad:
             path = f"/v1.0/publish/{PUBSUB}/{self.topic}"
             body = {"messageType": self.topic, "message": body}
         began = time.monotonic()
+        self._sent[seq] = (intended, began)
         status, error = None, None
         try:
             response = await client.post(path, json=body)

@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,16 +15,18 @@ from typing import Any
 
 from harness.settings import REPO_ROOT
 
-COLUMNS = ("scenario", "acknowledged", "failed", "indeterminate", "delivered", "lost",
+COLUMNS = ("broker", "scenario", "acknowledged", "failed", "indeterminate", "delivered", "lost",
            "duplicated", "unexpected", "recovered", "dead_lettered", "recover_s",
            "worst_latency_s", "seconds")  # fmt: skip
-HEADERS = ("scenario", "ok", "failed", "indet", "delivered", "lost", "dup", "unexp",
+HEADERS = ("broker", "scenario", "ok", "failed", "indet", "delivered", "lost", "dup", "unexp",
            "recovered", "dead", "recover s", "worst e2e s", "run s")  # fmt: skip
 
 
 def results_dir(root: Path | None = None) -> Path:
+    """FAULTS_RESULTS_DIR when set (the broker comparison names it), else a new folder."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    path = (root or REPO_ROOT / "results") / f"faults-{stamp}"
+    named = os.environ.get("FAULTS_RESULTS_DIR", "").strip()
+    path = Path(named) if named else (root or REPO_ROOT / "results") / f"faults-{stamp}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -95,7 +98,8 @@ def html_page(summaries: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]
         for row in rows
     )
     charts = "".join(
-        f"<h2>{html.escape(s['scenario'])}</h2><p>{html.escape(s['title'])}: "
+        f"<h2>{html.escape(s.get('broker', 'redis'))}: {html.escape(s['scenario'])}</h2>"
+        f"<p>{html.escape(s['title'])}: "
         f"{html.escape(json.dumps(s['verdict']['counts']))}</p>"
         f'<img alt="{html.escape(s["scenario"])}" '
         f'src="data:image/png;base64,{images[s["scenario"]]}">'

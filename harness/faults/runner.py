@@ -90,14 +90,16 @@ class ScenarioResult:
     timeline: dict[str, list[float]]
     started_at: float
     fault: tuple[float, float]  # seconds after the load started
-    proxied_connections: int  # sidecar connections to the Redis proxy as the fault began
+    proxied_connections: int  # sidecar connections to the broker's proxy just before the fault
     seconds: float  # wall time of the whole scenario, stack start and stop included
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
     calls: list[Call] = field(repr=False, default_factory=list)
+    broker: str = "redis"  # HARNESS_BROKER of the run
 
     def row(self) -> dict[str, Any]:
         counts = self.verdict.counts()
         return {
+            "broker": self.broker,
             "scenario": self.scenario.name,
             **{k: counts[k] for k in ("acknowledged", "failed", "indeterminate", "delivered",
                                        "lost", "duplicated", "unexpected", "recovered",
@@ -109,6 +111,7 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "broker": self.broker,
             "scenario": self.scenario.name,
             "title": self.scenario.title,
             "topic": self.scenario.topic,
@@ -208,7 +211,7 @@ def warm_up(client: SuiteClient, topic: str, messages: int = 20) -> None:
 def run_scenario(scenario: Scenario, quiet: bool = True) -> ScenarioResult:
     began = time.monotonic()
     base = faults_settings()
-    settings = dataclasses.replace(base, run_dir=base.run_dir / scenario.name)
+    settings = dataclasses.replace(base, run_dir=base.run_dir / base.broker / scenario.name)
     with FaultStack(settings, profile_from_env(scenario.profile), quiet=quiet) as stack:
         client = SuiteClient(
             stack.settings.url(settings.service1_port),
@@ -246,10 +249,10 @@ def _run_on(
     load.started_at = start
     load.start()
     time.sleep(max(0.0, window.start - time.time()))
+    proxied = stack.sidecar_connections_to_broker_proxy()  # a cut closes them: count first
     injected = time.time()
     try:
         scenario.inject(stack)
-        proxied = stack.sidecar_connections_to_redis_proxy()
         time.sleep(max(0.0, window.end - time.time()))
     finally:
         scenario.heal(stack)
@@ -283,4 +286,5 @@ def _run_on(
         seconds=time.monotonic() - began,
         records=records,
         calls=calls,
+        broker=stack.settings.broker,
     )

@@ -3,7 +3,8 @@ guarantee it checks, in a subprocess, on a faults stack of its own.
 
 A variant is either a broken service-1 from tests/mutants (one that acknowledges before
 it has done its work, one without dead-letter topics) or an override of the faults
-profile (redelivery switched off, Redis with or without persistence).
+profile (redelivery switched off, the broker with or without persistence, the sidecars
+bypassing Toxiproxy), on Redis or, for the broker scenarios, on Kafka and NATS JetStream.
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ BREAKAGES = [
     Breakage("sidecar-freeze", "service-1 hides redeliveries from its ledger",
              {"HARNESS_SERVICE1_APP": "tests.mutants.hide_redeliveries:app"}, "answers_success"),
     Breakage("redis-restart-aof", "Redis without persistence",
-             {"FAULTS_REDIS_PERSISTENCE": "none"}, "at-least-once"),
+             {"FAULTS_BROKER_PERSISTENCE": "off"}, "at-least-once"),
     Breakage("redis-restart-volatile", "Redis with AOF after all",
-             {"FAULTS_REDIS_PERSISTENCE": "aof"}, "did Redis keep its data?"),
+             {"FAULTS_BROKER_PERSISTENCE": "on"}, "did the broker keep its data?"),
     Breakage("network-cut", "service-1 answers 200 to a publish daprd failed",
              {"HARNESS_SERVICE1_APP": "tests.mutants.publish_always_ok:app"}, "at-least-once"),
-    Breakage("network-latency", "the sidecars bypass Toxiproxy", {"FAULTS_REDIS_PROXY": "off"},
+    Breakage("network-latency", "the sidecars bypass Toxiproxy", {"FAULTS_BROKER_PROXY": "off"},
              "went through Toxiproxy"),
     Breakage("service2-down", "subscriptions without dead-letter topics",
              {"HARNESS_SERVICE1_APP": "tests.mutants.no_dead_letter:app"}, "at-least-once"),
@@ -52,6 +53,10 @@ BREAKAGES = [
              {"FAULTS_PROCESSING_TIMEOUT_MS": "60000"}, "delivered only once"),
     Breakage("replica-kill", "service-1 replicas acknowledge before they record",
              {"HARNESS_SERVICE1_APP": "tests.mutants.ack_before_record:app"}, "at-least-once"),
+    Breakage("broker-restart", "Kafka's log dir wiped at each start",
+             {"HARNESS_BROKER": "kafka", "FAULTS_BROKER_PERSISTENCE": "off"}, "at-least-once"),
+    Breakage("network-cut", "on NATS, the sidecars bypass Toxiproxy",
+             {"HARNESS_BROKER": "nats", "FAULTS_BROKER_PROXY": "off"}, "went through Toxiproxy"),
 ]  # fmt: skip
 
 
@@ -66,13 +71,13 @@ def run_faults(tmp_path: Path, offset: int, scenario: str, extra: dict[str, str]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "e2e/faults", "-m", "faults", "-p", "no:cacheprovider",
          "-q", "-rfE", "--no-header"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=[f"{b.scenario}: {b.name}" for b in BREAKAGES])
 def test_the_scenario_goes_red(breakage: Breakage, tmp_path):
-    offset = 3000 + 100 * BREAKAGES.index(breakage)
+    offset = 3000 + 100 * BREAKAGES.index(breakage)  # 3000..4200
     result = run_faults(tmp_path, offset, breakage.scenario, breakage.env)
     output = result.stdout + result.stderr
     assert result.returncode == 1, f"{breakage.scenario} stayed green\n{output[-3000:]}"

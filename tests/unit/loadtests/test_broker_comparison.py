@@ -13,9 +13,24 @@ from loadtests.broker_comparison import main
 from loadtests.rate_search import Step
 
 
-def fake_runner(gate_fails: set[str]):
+def fake_runner(gate_fails: set[str], fault_fails: set[str] = frozenset()):
     def run(argv: list[str], env: dict[str, str], limit: float):
         broker = env["HARNESS_BROKER"]
+        if "e2e/faults" in argv:
+            folder = Path(env["FAULTS_RESULTS_DIR"])
+            folder.mkdir(parents=True)
+            scenarios = [
+                {"scenario": name, "verdict": {"counts": {"lost": lost, "duplicated": 2}}}
+                for name, lost in (("sidecar-kill", 0), ("network-cut", 3))
+            ]
+            folder.joinpath("summary.json").write_text(json.dumps({"scenarios": scenarios}))
+            failed = broker in fault_fails
+            line = (
+                "FAILED e2e/faults/test_faults.py::test_scenario[network-cut] - x\n"
+                if failed
+                else ""
+            )
+            return subprocess.CompletedProcess(argv, int(failed), f"{line}2 passed\n", "")
         if "pytest" in argv:
             failed = broker in gate_fails
             line = "1 failed, 39 passed in 70.1s" if failed else "40 passed in 61.2s"
@@ -35,7 +50,10 @@ def test_each_broker_gets_a_row_and_a_line_in_the_chart(tmp_path: Path, capsys) 
     code = main(["--brokers", "redis,nats", "--results-dir", str(tmp_path)], fake_runner(set()))
     assert code == 0
     table = (tmp_path / "comparison.md").read_text()
-    assert "| redis | pubsub.redis | ok: 40 passed in 61.2s | 100 | 3.0 | 40.0 | 2 |" in table
+    assert (
+        "| redis | pubsub.redis | ok: 40 passed in 61.2s | 2 of 2 | 100 | 3.0 | 40.0 | 2 |" in table
+    )
+    assert "| network-cut | ok: 3 / 2 / 0 / 0 | ok: 3 / 2 / 0 / 0 |" in table
     assert "| nats | pubsub.jetstream |" in table
     assert "<td>pubsub.jetstream</td>" in (tmp_path / "comparison.html").read_text()
     assert (tmp_path / "chart.png").stat().st_size > 1000
@@ -56,3 +74,19 @@ def test_bad_options_are_one_line_and_exit_2(argv: list[str], tmp_path: Path, ca
     code = main([*argv, "--results-dir", str(tmp_path)], fake_runner(set()))
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+
+
+def test_a_broker_whose_faults_differ_from_its_document_fails_the_command(tmp_path: Path) -> None:
+    code = main(["--brokers", "redis,nats", "--results-dir", str(tmp_path)],
+                fake_runner(set(), {"nats"}))  # fmt: skip
+    assert code == 1
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| nats | pubsub.jetstream | ok: 40 passed in 61.2s | 1 of 2 |" in table
+    assert "| network-cut | ok: 3 / 2 / 0 / 0 | FAILED: 3 / 2 / 0 / 0 |" in table
+    assert "<td>FAILED: 3 / 2 / 0 / 0</td>" in (tmp_path / "comparison.html").read_text()
+
+
+def test_no_faults_leaves_them_out(tmp_path: Path) -> None:
+    code = main(["--brokers", "nats", "--no-faults", "--results-dir", str(tmp_path)],
+                fake_runner(set(), {"nats"}))  # fmt: skip
+    assert code == 0 and "## Faults" not in (tmp_path / "comparison.md").read_text()

@@ -36,7 +36,7 @@ def test_a_call_is_ok_failed_or_indeterminate():
 
 
 def test_scenarios_are_chosen_by_name_and_unknown_names_are_one_line():
-    assert selected({}) == SCENARIOS
+    assert selected({}) == [s for s in SCENARIOS if s.name != "broker-restart"]  # Redis's
     assert [s.name for s in selected({"FAULT_SCENARIOS": "sidecar-kill, network-cut"})] == [
         "sidecar-kill",
         "network-cut",
@@ -52,7 +52,8 @@ def test_a_cluster_target_is_refused_with_the_reason():
 
 
 def test_every_scenario_of_the_issue_is_there_with_load_around_its_fault():
-    assert len(SCENARIOS) == 11 and len(BY_NAME) == 11  # ten faults, the network one twice
+    # ten faults on Redis, the network one twice; the broker restart on the other brokers
+    assert len(SCENARIOS) == 12 and len(BY_NAME) == 12
     for scenario in SCENARIOS:
         assert scenario.load_seconds == scenario.fault_seconds + 4
         assert scenario.load_seconds <= 14
@@ -102,7 +103,7 @@ def test_the_faults_profile_has_its_own_ports_and_run_dir(tmp_path):
     assert settings.t2_delay_seconds == 0
     mine = faults_settings({"HARNESS_PORT_OFFSET": "13000"}, run_dir=tmp_path)
     ports = FaultPorts.of(mine)
-    assert (ports.toxiproxy_api, ports.redis_proxy, ports.replica_app) == (21474, 19391, 19061)
+    assert (ports.toxiproxy_api, ports.broker_proxy, ports.replica_app) == (21474, 19391, 19061)
     stack = FaultStack(mine, FaultProfile(replica=True))
     named = stack.named_ports()
     assert "prometheus" not in named and len(set(named.values())) == len(named)
@@ -114,8 +115,8 @@ def test_the_sidecars_reach_redis_through_the_proxy_with_fast_redelivery(tmp_pat
 
     settings = faults_settings({}, run_dir=tmp_path)
     stack = FaultStack(settings, FaultProfile())
-    resources, _ = render_dapr_resources(settings)
-    stack._route_through_proxy(resources)
+    resources, _ = render_dapr_resources(stack.settings)
+    stack._tune_pubsub(resources)
     bus = yaml.safe_load((resources / "messagebus.yaml").read_text())
     meta = {e["name"]: e["value"] for e in bus["spec"]["metadata"]}
     assert meta["redisHost"] == "127.0.0.1:8391"
@@ -128,7 +129,7 @@ def test_redis_runs_with_aof_always_unless_the_scenario_wants_it_volatile(tmp_pa
     settings = faults_settings({}, run_dir=tmp_path)
     durable = FaultStack(settings, FaultProfile())._redis("redis-server").process.argv
     assert durable[durable.index("--appendonly") + 1 :][:3] == ["yes", "--appendfsync", "always"]
-    volatile = FaultStack(settings, FaultProfile(redis_persistence=False))._redis("r")
+    volatile = FaultStack(settings, FaultProfile(persistence=False))._redis("r")
     assert volatile.process.argv[volatile.process.argv.index("--appendonly") + 1] == "no"
 
 
@@ -143,9 +144,9 @@ def test_a_window_holds_its_start_not_its_end():
 
 
 def test_the_table_and_the_results_folder(tmp_path):
-    rows = [{"scenario": "x", "acknowledged": 3, "lost": 0, "recover_s": None}]
+    rows = [{"broker": "nats", "scenario": "x", "acknowledged": 3, "lost": 0, "recover_s": None}]
     lines = table_lines(rows)
-    assert lines[0].startswith("scenario") and "never" in lines[1]
+    assert lines[0].startswith("broker  scenario") and "never" in lines[1]
     summary = {"scenario": "x", "title": "t", "fault_window_s": [1, 2],
                "verdict": {"counts": {"lost": 0}},
                "timeline": {k: [0, 1, 2] for k in ("ok", "failed", "indeterminate", "done",
@@ -228,10 +229,22 @@ def test_the_command_refuses_a_cluster_target_in_one_line(capsys, monkeypatch):
     [
         ({"FAULT_SCENARIOS": "no-such-fault"}, "faults: FAULT_SCENARIOS names unknown scenario"),
         ({"E2E_TARGET": "k3d"}, "faults: E2E_TARGET=k3d: faults can only be injected"),
-        ({"FAULTS_REDIS_PERSISTENCE": "maybe"}, "must be aof or none"),
-        ({"FAULTS_REDIS_PROXY": "sometimes"}, "must be on or off"),
+        ({"FAULTS_BROKER_PERSISTENCE": "maybe"}, "must be on or off"),
+        ({"FAULTS_BROKER_PROXY": "sometimes"}, "must be on or off"),
+        ({"HARNESS_BROKER": "zeromq"}, "HARNESS_BROKER"),
+        (
+            {"HARNESS_BROKER": "nats", "FAULT_SCENARIOS": "redis-restart-aof"},
+            "faults: FAULT_SCENARIOS: redis-restart-aof not for HARNESS_BROKER=nats; on nats: ",
+        ),
     ],
-    ids=["unknown scenario", "k3d target", "bad persistence", "bad proxy"],
+    ids=[
+        "unknown scenario",
+        "k3d target",
+        "bad persistence",
+        "bad proxy",
+        "unknown broker",
+        "not for this broker",
+    ],
 )
 def test_the_pytest_session_ends_in_one_line_on_bad_input(env, says):
     import os
@@ -272,13 +285,60 @@ def test_overrides_change_the_profile_for_a_variant():
     assert profile_from_env(base, {}) == base
     changed = profile_from_env(
         base,
-        {"FAULTS_PROCESSING_TIMEOUT_MS": "0", "FAULTS_REDIS_PERSISTENCE": "none",
-         "FAULTS_REDIS_PROXY": "off"},
+        {"FAULTS_PROCESSING_TIMEOUT_MS": "0", "FAULTS_BROKER_PERSISTENCE": "off",
+         "FAULTS_BROKER_PROXY": "off"},
     )  # fmt: skip
-    assert (changed.processing_timeout_ms, changed.redis_persistence, changed.through_proxy) == (
+    assert (changed.processing_timeout_ms, changed.persistence, changed.through_proxy) == (
         0,
         False,
         False,
     )
     with pytest.raises(SettingsError, match="is not a whole number"):
         profile_from_env(base, {"FAULTS_PROCESSING_TIMEOUT_MS": "5s"})
+
+
+@pytest.mark.parametrize("broker", ["nats", "mqtt", "kafka", "rabbitmq"])
+def test_on_another_broker_only_its_pubsub_goes_through_the_proxy(tmp_path, broker):
+    """The broker's client port is behind Toxiproxy; the state store keeps Redis direct."""
+    from harness.resources import render_dapr_resources
+
+    settings = faults_settings({"HARNESS_BROKER": broker}, run_dir=tmp_path)
+    stack = FaultStack(settings, FaultProfile())
+    resources, _ = render_dapr_resources(stack.settings)
+    stack._tune_pubsub(resources)
+    bus = yaml.safe_load((resources / "messagebus.yaml").read_text())
+    assert bus["spec"]["type"] == stack.broker.component_type
+    values = " ".join(e["value"] for e in bus["spec"]["metadata"])
+    assert "127.0.0.1:8391" in values and f":{settings.broker_port}" not in values
+    store = yaml.safe_load((resources / "statestore.yaml").read_text())
+    redis_host = {e["name"]: e["value"] for e in store["spec"]["metadata"]}["redisHost"]
+    assert redis_host == f"127.0.0.1:{settings.redis_port}"
+    named = stack.named_ports()
+    assert named["broker proxy"] == 8391 and len(set(named.values())) == len(named)
+
+
+def test_kafka_advertises_the_proxy_so_clients_never_bypass_it(tmp_path):
+    from harness.brokers.kafka import server_properties
+
+    settings = faults_settings({"HARNESS_BROKER": "kafka"}, run_dir=tmp_path)
+    place = FaultStack(settings, FaultProfile()).settings.broker_place()
+    lines = server_properties(place).splitlines()
+    assert "advertised.listeners=PLAINTEXT://127.0.0.1:8391" in lines
+    assert (
+        f"listeners=PLAINTEXT://127.0.0.1:{place.port(0)},CONTROLLER://127.0.0.1:{place.port(1)}"
+        in lines
+    )
+    bypass = FaultStack(settings, FaultProfile(through_proxy=False)).settings.broker_place()
+    assert (
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{place.port(0)}"
+        in server_properties(bypass).splitlines()
+    )
+
+
+def test_scenarios_say_which_brokers_they_apply_to():
+    from harness.faults.scenarios import applicable, selected
+
+    names = {broker: [s.name for s in applicable(broker)] for broker in ("redis", "nats")}
+    assert "broker-restart" not in names["redis"] and "redis-restart-aof" in names["redis"]
+    assert names["nats"] == ["sidecar-term", "sidecar-kill", "broker-restart", "network-cut"]
+    assert [s.name for s in selected({"HARNESS_BROKER": "kafka"})] == names["nats"]
