@@ -80,9 +80,10 @@ def test_a_short_load_adds_up(
     summary = json.loads((tmp_path / "summary.json").read_text())
     published = summary["published"]
 
-    # The schedule's 400 slots at most; fewer when a busy machine made users late (the
-    # open model counts that as publish delay, and this test is not about speed).
-    assert 0 < published <= 40 * 10 + 1, "40 msgs/s for 10 s"
+    # The schedule's 400 slots at most (and one more per user, due as the stop comes);
+    # fewer when a busy machine made users late: the open model counts that as publish
+    # delay, and this test is not about speed.
+    assert 0 < published <= 40 * 10 + 8, "40 msgs/s for 10 s, 8 users"
     assert summary["publish_failed"] == 0
     assert summary["delivered"] == published
     assert (summary["lost"], summary["duplicated"], summary["unexpected"]) == (0, 0, 0)
