@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import httpx
 
+from harness.errors import HarnessError
 from harness.ledger import LedgerClient
 
 
@@ -48,9 +49,15 @@ class SuiteClient:
         return cast(dict[str, Any], response.json())
 
     def received_by_service2(self, run: str) -> list[dict[str, Any]]:
+        """Every call of the run; a run longer than service-2 keeps is refused, not cut."""
         response = self.service2.get("/received", params={"run": run})
         response.raise_for_status()
-        return cast(list[dict[str, Any]], response.json()["records"])
+        answer = response.json()
+        if answer.get("not_kept"):
+            kept, more = answer["count"], answer["not_kept"]
+            raise HarnessError(f"service-2 kept {kept} calls of run {run} and only counted "
+                               f"{more} more: too long to check")  # fmt: skip
+        return cast(list[dict[str, Any]], answer["records"])
 
     def state(self) -> Any:
         response = self.service1.get("/state")

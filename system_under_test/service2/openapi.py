@@ -62,7 +62,7 @@ DOCUMENT: dict[str, Any] = {
         },
         "/received": {
             "get": {
-                "summary": "the t1 calls of a run",
+                "summary": "the t1 calls of a run (its first 10,000; `not_kept` counts the rest)",
                 "parameters": [
                     {"name": "run", "in": "query", "required": True, "schema": {"type": "string"}}
                 ],

@@ -145,6 +145,7 @@ def test_received_of_unknown_run_is_empty(client: TestClient) -> None:
         "run": "none",
         "count": 0,
         "records": [],
+        "not_kept": 0,
     }
 
 
@@ -312,3 +313,14 @@ def test_received_calls_keep_only_the_newest_runs() -> None:
         calls.add(run, 1, None)
     assert calls.of_run("a") == []
     assert [r["run"] for r in calls.of_run("b") + calls.of_run("c")] == ["b", "c"]
+
+
+def test_received_calls_keep_the_first_of_a_long_run_and_count_the_rest() -> None:
+    calls = ReceivedCalls(max_runs=2, max_per_run=3)
+    for seq in range(5):
+        calls.add("long", seq, None)
+    assert [r["seq"] for r in calls.of_run("long")] == [0, 1, 2]
+    assert calls.not_kept("long") == 2
+    calls.add("b", 1, None)
+    calls.add("c", 1, None)  # "long" is the oldest run: gone, and so is its count
+    assert calls.of_run("long") == [] and calls.not_kept("long") == 0
