@@ -16,33 +16,58 @@ from typing import Any
 
 import yaml
 
-from harness.cluster.images import ensure_debian_image
+from harness.cluster.images import ensure_binary_image
+from harness.daprd import replace_lines
+from harness.gobuild import GoCommand, ensure_command, go_directive, module_download
 from harness.longrun import Progress
 from harness.settings import REPO_ROOT
 
 VALUES = REPO_ROOT / "k3d" / "values" / "prometheus.yaml"
 NAMESPACE = "monitoring"
 NAME = "prometheus-server"  # the chart's name for the release `prometheus`
-# Debian bookworm's prometheus package over the suite's Debian base (no registry here).
-IMAGE = "dapr-suite/prometheus:2.42.0"
+# Debian's prometheus is built without Kubernetes service discovery (its
+# kubernetes_sd_configs are refused: "field kubernetes_sd_configs not found"), which every
+# job the chart keeps needs: Prometheus is built from its Go module instead, the newest
+# 3.x release the module proxy serves (its module versions are v0.<major><minor>.<patch>).
+VERSION = "3.16.0"
+MODULE = "github.com/prometheus/prometheus"
+IMAGE = f"dapr-suite/prometheus:{VERSION}"
 PORT = 9090
 RUN_AS = 65534  # the chart's server securityContext (nobody)
 LABELS = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "prometheus",
           "app.kubernetes.io/component": "server"}  # fmt: skip
 SELECTOR = ",".join(f"{key}={value}" for key, value in LABELS.items())
 DIFFERENCES = (
-    "Prometheus 2.42.0 from Debian bookworm instead of the chart's 3.x image",
+    f"Prometheus {VERSION} built from its Go module (the chart's image cannot be pulled; "
+    "its tag cannot be read without the chart), without the web UI's assets (the API, "
+    "/-/ready and /metrics are served; the UI page is not)",
     "no configmap-reload sidecar (the config is fixed for a node's life)",
     "no rule files (the values define no alerting or recording rules)",
 )
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-def ensure_image(progress: Progress) -> str:
-    """Debian's prometheus in an image, built when absent."""
-    ensure_debian_image(
-        IMAGE, ("prometheus",), (f"USER {RUN_AS}", 'ENTRYPOINT ["/usr/bin/prometheus"]'), progress
+def prometheus_command(version: str = VERSION) -> GoCommand:
+    """cmd/prometheus at `version`, its version stamped as its Makefile does."""
+    major, minor, patch = version.split(".")
+    module_version = f"v0.{int(major) * 100 + int(minor)}.{patch}"
+    gomod = Path(module_download(MODULE, module_version)["GoMod"])
+    return GoCommand(
+        name="prometheus",
+        module=MODULE,
+        version=module_version,
+        package=f"{MODULE}/cmd/prometheus",
+        replaces=tuple(replace_lines(gomod.read_text())),
+        go_directive=go_directive(gomod),
+        tags=("netgo",),
+        ldflags=f"-s -w -X github.com/prometheus/common/version.Version={version}",
     )
+
+
+def ensure_image(progress: Progress) -> str:
+    """Prometheus in an image over the Debian base (its binary built when absent)."""
+    binary, _ = ensure_command(prometheus_command(), progress)
+    ensure_binary_image(IMAGE, binary, "/bin/prometheus", progress, user=f"{RUN_AS}:{RUN_AS}")
     return IMAGE
 
 
@@ -166,8 +191,6 @@ def _pod_spec(server: dict[str, Any]) -> dict[str, Any]:
             f"--storage.tsdb.retention.time={server.get('retention', '15d')}",
             "--config.file=/etc/config/prometheus.yml",
             "--storage.tsdb.path=/data",
-            "--web.console.libraries=/etc/prometheus/console_libraries",
-            "--web.console.templates=/etc/prometheus/consoles",
             "--web.enable-lifecycle",
         ],
         "ports": [{"containerPort": PORT}],

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from harness.cluster import prometheus
 from harness.cluster.images import ensure_binary_image, ensure_debian_image, tag_image
@@ -172,12 +173,37 @@ def deploy(server: KubeApiserver, progress: Progress, timeout: float = 180) -> d
             if refused:
                 raise HarnessError(f"kube-apiserver refused {what}: {refused[0].line()}")
             for namespace, selector in waits:
-                pod = wait_running(core, namespace, "", timeout, selector=selector)
+                pod = _wait_ready(core, namespace, selector, timeout)
                 if selector.removeprefix("app=") in APP_IDS:
                     _require_sidecar(pod, selector)
             timings[what] = time.monotonic() - started
             progress(f"{what} applied and Ready in {timings[what]:.1f} s")
     return timings
+
+
+def _wait_ready(core: k8s.CoreV1Api, namespace: str, selector: str, timeout: float) -> Any:
+    """The pod once Ready; else the waiting reason and what its containers last logged
+    (a crash loop's reason is in the log of the container that exited)."""
+    try:
+        return wait_running(core, namespace, "", timeout, selector=selector)
+    except HarnessError as exc:
+        raise HarnessError(f"{exc}\n{_log_tails(core, namespace, selector)}") from None
+
+
+def _log_tails(core: k8s.CoreV1Api, namespace: str, selector: str, lines: int = 5) -> str:
+    tails = []
+    pods: list[Any] = core.list_namespaced_pod(namespace, label_selector=selector).items
+    for pod in pods:
+        for status in pod.status.container_statuses or []:
+            previous = bool(status.restart_count)
+            try:
+                text = core.read_namespaced_pod_log(pod.metadata.name, namespace,
+                                                    container=status.name, previous=previous,
+                                                    tail_lines=lines)  # fmt: skip
+            except ApiException as err:
+                text = f"(no log: HTTP {err.status})"
+            tails.append(f"{pod.metadata.name}/{status.name}:\n{text.rstrip()}")
+    return "\n".join(tails)
 
 
 def _require_sidecar(pod: Any, selector: str) -> None:
