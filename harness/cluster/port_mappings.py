@@ -31,7 +31,9 @@ class Mapping:
     def relay_argv(self) -> list[str]:
         return [
             "socat",
-            f"TCP-LISTEN:{self.host_port},bind={HOST},reuseaddr,fork",
+            # socat's default backlog of 5 overflows under a burst of new connections
+            # (32 at once in the e2e burst), and some of those requests then fail.
+            f"TCP-LISTEN:{self.host_port},bind={HOST},reuseaddr,fork,backlog=128",
             f"TCP:{BRIDGE_GATEWAY}:{self.node_port}",
         ]
 

@@ -95,7 +95,7 @@ def test_host_ports_are_k3d_s_moved_by_the_offset_and_relay_to_the_node_port() -
     assert found["service-1"].url == "http://127.0.0.1:29060"
     assert found["service-1"].relay_argv() == [
         "socat",
-        "TCP-LISTEN:29060,bind=127.0.0.1,reuseaddr,fork",
+        "TCP-LISTEN:29060,bind=127.0.0.1,reuseaddr,fork,backlog=128",
         "TCP:10.244.0.1:30060",
     ]
 
