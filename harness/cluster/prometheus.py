@@ -40,7 +40,8 @@ SELECTOR = ",".join(f"{key}={value}" for key, value in LABELS.items())
 DIFFERENCES = (
     f"Prometheus {VERSION} built from its Go module (the chart's image cannot be pulled; "
     "its tag cannot be read without the chart), without the web UI's assets (the API, "
-    "/-/ready and /metrics are served; the UI page is not)",
+    "/-/ready and /metrics are served; the UI page is not) and with Kubernetes service "
+    "discovery only (the other mechanisms, which no kept job uses, are left out)",
     "no configmap-reload sidecar (the config is fixed for a node's life)",
     "no rule files (the values define no alerting or recording rules)",
 )
@@ -53,13 +54,15 @@ def prometheus_command(version: str = VERSION) -> GoCommand:
     module_version = f"v0.{int(major) * 100 + int(minor)}.{patch}"
     gomod = Path(module_download(MODULE, module_version)["GoMod"])
     return GoCommand(
-        name="prometheus",
+        name="prometheus-kubernetes-sd",  # not a build with every discovery mechanism
         module=MODULE,
         version=module_version,
         package=f"{MODULE}/cmd/prometheus",
         replaces=tuple(replace_lines(gomod.read_text())),
         go_directive=go_directive(gomod),
-        tags=("netgo",),
+        # Kubernetes discovery only (Prometheus' own build tags): the cloud providers'
+        # SDKs of the other mechanisms would triple the build, and no job here uses them.
+        tags=("netgo", "remove_all_sd", "enable_kubernetes_sd"),
         ldflags=f"-s -w -X github.com/prometheus/common/version.Version={version}",
     )
 
