@@ -19,6 +19,7 @@ from harness.settings import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 WRONG = "wrong-token"
+WHOLE_LOG_LINES = 1_000_000  # logs_tail of this many lines is the whole log of a run
 DELIVERY_ROUTES = ["/t1", "/t2", "/dead-letter/t1", "/dead-letter/t2"]
 
 
@@ -112,11 +113,18 @@ def written_files(target) -> list[Path]:
 
 def test_tokens_never_appear_in_logs_or_reports(target, suite, tokens_on):
     suite.publish_ok("t1", new_run_id("leak-check"), 1)  # so the logs hold some traffic
-    files = written_files(target)
-    assert any(path.suffix == ".log" for path in files), "no log files found to check"
+    # Every component's log as the target keeps it (files of a local stack, pod logs on a
+    # cluster), then whatever the suite wrote to disk.
+    logs = target.logs_tail(WHOLE_LOG_LINES)
+    assert any(text.strip() for text in logs.values()), "no component logs found to check"
     leaks = [
+        f"the log of {name}"
+        for name, text in logs.items()
+        if any(token in text for token in tokens_on.values())
+    ]
+    leaks += [
         str(path)
-        for path in files
+        for path in written_files(target)
         if any(token.encode() in path.read_bytes() for token in tokens_on.values())
     ]
     assert leaks == [], f"a token appears in {leaks}"

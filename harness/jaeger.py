@@ -23,16 +23,22 @@ from harness.longrun import say
 MODULE = "github.com/jaegertracing/jaeger"
 COMMAND = f"{MODULE}/cmd/jaeger"
 DEFAULT_VERSION = "1.76.0"
+# Jaeger 1.x's all-in-one of the same module: what k3d/manifests/11-jaeger.yaml runs (its
+# environment variables, admin port and Zipkin receiver are 1.x's; v2 has none of them).
+ALL_IN_ONE_VERSION = "1.62.0"
+ALL_IN_ONE = f"{MODULE}/cmd/all-in-one"
 
 
-def jaeger_command(version: str = DEFAULT_VERSION) -> GoCommand:
-    """Jaeger's command at `version`, with the replace lines its own go.mod carries."""
+def jaeger_command(
+    version: str = DEFAULT_VERSION, package: str = COMMAND, name: str = "jaeger"
+) -> GoCommand:
+    """A Jaeger command at `version`, with the replace lines its own go.mod carries."""
     gomod = Path(module_download(MODULE, f"v{version}")["GoMod"])
     return GoCommand(
-        name="jaeger",
+        name=name,
         module=MODULE,
         version=f"v{version}",
-        package=COMMAND,
+        package=package,
         replaces=tuple(replace_lines(gomod.read_text())),
         go_directive=go_directive(gomod),
     )
@@ -50,6 +56,11 @@ def ensure_jaeger(version: str = DEFAULT_VERSION) -> Path:
         return cached
     binary, _ = ensure_command(jaeger_command(version), say("jaeger"))
     return binary
+
+
+def all_in_one_command(version: str = ALL_IN_ONE_VERSION) -> GoCommand:
+    """Jaeger 1.x's all-in-one (collector, Zipkin receiver, memory store, query API)."""
+    return jaeger_command(version, ALL_IN_ONE, name="jaeger-all-in-one")
 
 
 def config(host: str, query_port: int, grpc_port: int, otlp_port: int) -> dict[str, Any]:

@@ -1,23 +1,29 @@
-"""`python -m harness.cluster up|down|status`: the single-node cluster in the background.
+"""`python -m harness.cluster up|down|status|env|run`: the single-node cluster in the background.
 
 `up` starts a supervisor process that owns the cluster, shows its progress, and returns
-once the node is Ready and Dapr's control plane runs on it as pods (a running cluster is
-left as it is). `down` stops it and removes
-whatever the node left on the machine, also after a supervisor that was killed.
-`status` says whether it runs and whether the node is Ready (exit 1 when not).
+once the node is Ready, Dapr's control plane runs on it as pods, and the suite's workload
+(k3d's manifests, Prometheus) is Ready behind k3d's host ports on 127.0.0.1 (a running
+cluster is left as it is). `down` stops it and removes whatever the node left on the
+machine, also after a supervisor that was killed. `status` says whether it runs and
+whether the node is Ready (exit 1 when not). `env` prints the settings that point the
+Kubernetes target at it (`eval "$(python -m harness.cluster env)"`); `run CMD...` runs a
+command with them (`python -m harness.cluster run pytest e2e`).
 Ports move with HARNESS_PORT_OFFSET; HARNESS_CLUSTER_RUN_DIR moves the run directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +33,18 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from harness.arguments import one_line_parser
-from harness.cluster import dapr, leftovers
+from harness.cluster import dapr, leftovers, workload
 from harness.cluster.node import Cluster, node_ready, preflight
 from harness.cluster.pods import pod_problem
+from harness.cluster.port_mappings import Mapping, mappings, target_env
 from harness.cluster.settings import NODE_NAME, ClusterSettings
 from harness.errors import HarnessError
 from harness.images import DOCKERFILES, build_all, image_size, service_image
+from harness.kube_apiserver import HOST, launch
 from harness.kube_apply import DAPR_NAMESPACE
 from harness.longrun import say as progress_for
-from harness.processes import pid_alive, stop_group
+from harness.ports import accepts, ensure_ports_free
+from harness.processes import ManagedProcess, pid_alive, stop_group
 from harness.progress import say
 from harness.settings import REPO_ROOT
 from harness.wait import poll
@@ -50,6 +59,8 @@ class State:
     error: str = ""
     up_seconds: float = 0.0
     kubeconfig: str = ""
+    target_env: dict[str, str] = field(default_factory=dict)  # port_mappings.target_env
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of `up`
 
 
 def read_state(s: ClusterSettings) -> State | None:
@@ -106,8 +117,12 @@ def up(s: ClusterSettings) -> int:
         leftovers.sweep(s)  # and whatever a supervisor killed after 90 s left
         raise
     print(f"cluster up in {time.monotonic() - started:.1f} s (node {NODE_NAME} Ready, "
-          "Dapr's control plane Ready)")  # fmt: skip
+          "Dapr's control plane Ready, the suite's workload Ready)")  # fmt: skip
+    for phase, seconds in state.phases.items():
+        print(f"  {seconds:6.1f} s  {phase}")
     print(f"  kubeconfig  {state.kubeconfig}")
+    print("  target      python -m harness.cluster run pytest e2e   (or: eval \"$(python -m "
+          "harness.cluster env)\")")  # fmt: skip
     return 0
 
 
@@ -158,10 +173,23 @@ def supervise() -> int:
     write_state(s, State(pid, "starting"))
     try:
         progress = progress_for("cluster")
+        phases: dict[str, float] = {}
+        env: dict[str, str] = {}
+        started = time.monotonic()
         dapr.ensure_images(progress)
-        cluster = Cluster(s, images=(*_service_images(), *dapr.images()), progress=progress)
+        services = _service_images()
+        workload_images = workload.images(workload.manifest_documents())
+        workload.ensure_images(workload_images, progress)
+        phases["images built (when absent)"] = time.monotonic() - started
+        images = (*services, *workload_images, *dapr.images())
+        cluster = Cluster(s, images=images, progress=progress)
         cluster.start()
-        _install_dapr(cluster)
+        phases.update(_node_phases(cluster))
+        phases["Dapr control plane Ready"] = _install_dapr(cluster)
+        env, phases["workload Ready and mapped"] = _deploy_workload(cluster)
+        for step, seconds in cluster.timings.items():
+            if step.startswith("workload: "):
+                phases[step] = seconds
     except (HarnessError, OSError) as exc:
         write_state(s, State(pid, "failed", error=str(exc)))
         return 1
@@ -169,8 +197,9 @@ def supervise() -> int:
         s.state_file.unlink(missing_ok=True)
         return 130
     ready = True
-    write_state(s, State(pid, "ready", up_seconds=round(cluster.timings["up"], 1),
-                         kubeconfig=str(cluster.kubeconfig_path)))  # fmt: skip
+    write_state(s, State(pid, "ready", up_seconds=round(time.monotonic() - started, 1),
+                         kubeconfig=str(cluster.kubeconfig_path), target_env=env,
+                         phases={k: round(v, 1) for k, v in phases.items()}))  # fmt: skip
     try:
         stop.wait()
     finally:
@@ -181,15 +210,55 @@ def supervise() -> int:
     return 0
 
 
-def _install_dapr(cluster: Cluster) -> None:
-    """Dapr's chart on the running node; a failure stops the node too."""
+def _node_phases(cluster: Cluster) -> dict[str, float]:
+    t = cluster.timings
+    return {"images imported into containerd": t.get("import images", 0.0),
+            "node Ready with kube-proxy and CoreDNS (import included)": t["up"]}  # fmt: skip
+
+
+def _install_dapr(cluster: Cluster) -> float:
+    """Dapr's chart on the running node; seconds it took. A failure stops the node too."""
     started = time.monotonic()
     try:
         dapr.install_and_wait(cluster.apiserver, cluster.progress)
     except BaseException:
         cluster.stop()
         raise
-    cluster.timings["up"] += time.monotonic() - started
+    return time.monotonic() - started
+
+
+def _deploy_workload(cluster: Cluster) -> tuple[dict[str, str], float]:
+    """k3d's manifests and Prometheus on the node, k3d's host ports relayed to their
+    NodePorts; the target's settings and the seconds it took. A failure stops the node."""
+    started = time.monotonic()
+    try:
+        steps = workload.deploy(cluster.apiserver, cluster.progress)
+        cluster.timings.update({f"workload: {k}": v for k, v in steps.items()})
+        found = _start_relays(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    env = target_env(found, str(cluster.kubeconfig_path), context=KUBE_CONTEXT)
+    return env, time.monotonic() - started
+
+
+KUBE_CONTEXT = "suite"  # the context of the apiserver's kubeconfig (harness.kube_apiserver)
+
+
+def _start_relays(cluster: Cluster) -> list[Mapping]:
+    """One socat per NodePort in use, on 127.0.0.1 at k3d's host port (+ offset)."""
+    with cluster.api_client() as api:
+        services: Any = k8s.CoreV1Api(api).list_service_for_all_namespaces().items
+    in_use = {p.node_port for svc in services for p in svc.spec.ports or [] if p.node_port}
+    found = mappings(cluster.settings.port_offset, in_use)
+    ensure_ports_free({f"{m.name} host port": m.host_port for m in found}, HOST)
+    for m in found:
+        relay = ManagedProcess(f"relay {m.name}", m.relay_argv(),
+                               cluster.settings.logs / f"relay-{m.node_port}.log")  # fmt: skip
+        cluster.processes.append(relay)
+        launch(relay, partial(accepts, HOST, m.host_port), 10, cluster.progress)
+    cluster.progress("host ports: " + ", ".join(f"{m.name} {m.url}" for m in found))
+    return found
 
 
 def _service_images() -> tuple[str, ...]:
@@ -255,22 +324,52 @@ def status(s: ClusterSettings) -> int:
     print("  dapr        " + (f"not Ready: {', '.join(missing)}" if missing else
                               f"{', '.join(dapr.CONTROL_PLANE)} Ready"))  # fmt: skip
     print(f"  kubeconfig  {state.kubeconfig}")
+    for name, value in state.target_env.items():
+        if name.endswith("_URL"):
+            print(f"  {name.removeprefix('K3D_').removesuffix('_URL').lower():<11} {value}")
     return 0 if ready and not missing else 1
 
 
-COMMANDS = {"up": up, "down": down, "status": status}
+def ready_env(s: ClusterSettings) -> dict[str, str]:
+    """The target settings of a running, ready cluster; one line when there is none."""
+    state = live_state(s)
+    if state is None or state.status != "ready" or not state.target_env:
+        raise HarnessError("no ready cluster: run `python -m harness.cluster up` first")
+    return state.target_env
+
+
+def env(s: ClusterSettings) -> int:
+    for name, value in ready_env(s).items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def run(s: ClusterSettings, argv: list[str]) -> int:
+    """Run `argv` with the target pointed at the cluster; its exit code."""
+    if not argv:
+        raise HarnessError("run needs a command: python -m harness.cluster run pytest e2e")
+    return subprocess.run(argv, env={**os.environ, **ready_env(s)}, check=False).returncode
+
+
+COMMANDS = {"up": up, "down": down, "status": status, "env": env}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = one_line_parser("python -m harness.cluster", __doc__)
-    parser.add_argument("command", metavar="up|down|status")
+    parser.add_argument("command", metavar="up|down|status|env|run")
+    parser.add_argument("argv", nargs=argparse.REMAINDER, help="run: the command to run")
     args = parser.parse_args(argv)
-    if args.command not in (*COMMANDS, SUPERVISE):
-        parser.error(f"unknown command {args.command!r}: use up, down or status")
+    if args.command not in (*COMMANDS, "run", SUPERVISE):
+        parser.error(f"unknown command {args.command!r}: use up, down, status, env or run")
+    if args.argv and args.command != "run":
+        parser.error(f"{args.command} takes no arguments")
     try:
         if args.command == SUPERVISE:
             return supervise()
-        return COMMANDS[args.command](ClusterSettings.from_env(dict(os.environ)))
+        settings = ClusterSettings.from_env(dict(os.environ))
+        if args.command == "run":
+            return run(settings, args.argv)
+        return COMMANDS[args.command](settings)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,10 +38,12 @@ def ensure_pause_image(progress: Progress) -> None:
 
 
 def ensure_binary_image(
-    ref: str, binary: Path, entry: str, progress: Progress, user: str = ""
-) -> None:
+    ref: str, binary: Path, entry: str, progress: Progress, user: str = "",
+    files: dict[str, Path] | None = None, env: dict[str, str] | None = None,
+) -> None:  # fmt: skip
     """An image of one static Go binary at `entry` over the Debian base, built with the
-    Docker Engine when `ref` is absent (refs carry the binary's version)."""
+    Docker Engine when `ref` is absent (refs carry the binary's version); `files` are
+    copied to their paths in the image (path -> source), `env` is set."""
     if image_size(ref) is not None:
         return
     ensure_base_image(progress)
@@ -49,6 +51,10 @@ def ensure_binary_image(
         shutil.copyfile(binary, Path(tmp) / "binary")
         (Path(tmp) / "binary").chmod(0o755)
         lines = [f"FROM {BASE_IMAGE}", f"COPY binary {entry}"]
+        for number, (path, source) in enumerate((files or {}).items()):
+            shutil.copyfile(source, Path(tmp) / f"file{number}")
+            lines.append(f"COPY file{number} {path}")
+        lines += [f"ENV {name}={value}" for name, value in (env or {}).items()]
         lines += [f"USER {user}"] if user else []
         lines.append(f'ENTRYPOINT ["{entry}"]')
         (Path(tmp) / "Dockerfile").write_text("\n".join(lines) + "\n")
@@ -58,6 +64,48 @@ def ensure_binary_image(
             log=cache_dir() / "logs" / f"build-image-{binary.name}.log", progress=progress,
             env={"DOCKER_BUILDKIT": "0"},
         )  # fmt: skip
+
+
+def ensure_debian_image(
+    ref: str, packages: tuple[str, ...], lines: tuple[str, ...], progress: Progress,
+    files: tuple[tuple[str, str], ...] = (),
+) -> None:  # fmt: skip
+    """An image of Debian packages over the Debian base, built with the Docker Engine when
+    `ref` is absent: apt-get from Debian's mirror (the only registry reachable here), then
+    `lines` (Dockerfile instructions); `files` (name, text) are put beside the Dockerfile."""
+    if image_size(ref) is not None:
+        return
+    ensure_base_image(progress)
+    with tempfile.TemporaryDirectory(prefix="debian-image-") as tmp:
+        for name, text in files:
+            (Path(tmp) / name).write_text(text)
+            (Path(tmp) / name).chmod(0o755)
+        install = " ".join(packages)
+        dockerfile = [
+            f"FROM {BASE_IMAGE}",
+            # policy-rc.d 101: a package's maintainer script starts no daemon in the build
+            "RUN printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && "
+            "chmod 755 /usr/sbin/policy-rc.d && apt-get update && "
+            "apt-get install -y --no-install-recommends "
+            f"{install} && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d",
+            *lines,
+        ]
+        (Path(tmp) / "Dockerfile").write_text("\n".join(dockerfile) + "\n")
+        progress(f"docker build {ref} (Debian's {install} over {BASE_IMAGE})")
+        run_step(
+            ["docker", "build", "--network", "host", "-t", ref, tmp],
+            what=f"docker build of {ref}", progress=progress,
+            log=cache_dir() / "logs" / f"build-image-{ref.replace('/', '_').replace(':', '_')}.log",
+            env={"DOCKER_BUILDKIT": "0"},
+        )  # fmt: skip
+
+
+def tag_image(source: str, ref: str) -> None:
+    """`docker tag`: the same image under the name a manifest uses."""
+    tagged = subprocess.run(["docker", "tag", source, ref], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    if tagged.returncode != 0:
+        raise HarnessError(f"docker tag {source} {ref} failed: {last_line(tagged.stderr)}")
 
 
 def ctr_argv(socket: Path, *args: str) -> list[str]:

@@ -37,6 +37,7 @@ class ClusterSettings:
     kube_proxy_metrics_port: int = 10249
     run_dir: Path = REPO_ROOT / ".run" / "cluster"
     ready_timeout_seconds: float = 120.0
+    port_offset: int = 0  # also moves k3d's host ports (harness.cluster.port_mappings)
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> ClusterSettings:
@@ -53,6 +54,7 @@ class ClusterSettings:
             kube_proxy_healthz_port=base.kube_proxy_healthz_port + offset,
             kube_proxy_metrics_port=base.kube_proxy_metrics_port + offset,
             run_dir=run_dir,
+            port_offset=offset,
         )
         require_pinned_range(settings.ports())
         return settings

@@ -13,7 +13,9 @@ def test_an_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exit_:
         main(["start"])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err == "error: unknown command 'start': use up, down or status\n"
+    assert capsys.readouterr().err == (
+        "error: unknown command 'start': use up, down, status, env or run\n"
+    )
 
 
 def test_a_bad_offset_is_one_line(
