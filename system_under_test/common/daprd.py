@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -25,6 +26,28 @@ def daprd_transport(transport: httpx.AsyncBaseTransport | None = None) -> httpx.
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
     # trust_env off: daprd is a sidecar on loopback, never reached through a proxy
     return transport or AiohttpTransport(limits=limits, trust_env=False)
+
+
+class DaprdSettings(Protocol):
+    """What a service's settings say about its daprd."""
+
+    dapr_http_endpoint: str
+    dapr_api_token: str
+    dapr_timeout_seconds: float
+
+
+@asynccontextmanager
+async def connected(
+    settings: DaprdSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[DaprClient]:
+    """The app's client of its daprd, on its one pool, for as long as the app runs."""
+    async with daprd_transport(transport) as pool:
+        yield DaprClient(
+            settings.dapr_http_endpoint,
+            settings.dapr_api_token,
+            settings.dapr_timeout_seconds,
+            pool,
+        )
 
 
 class DaprClient:

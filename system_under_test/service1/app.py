@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from system_under_test.common.bodies import read_json_object
-from system_under_test.common.daprd import DaprClient, daprd_transport
+from system_under_test.common.daprd import DaprClient, connected
 from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError, DaprError
 from system_under_test.common.metrics import metrics_response
 from system_under_test.common.settings import configure_logging, settings_or_exit
@@ -462,13 +462,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     ledger = Ledger.open(settings.ledger_path)
     checkpoints = asyncio.create_task(checkpoint_every(ledger, 1.0))
     try:
-        async with daprd_transport(service.transport) as transport:
-            service.dapr = DaprClient(
-                settings.dapr_http_endpoint,
-                settings.dapr_api_token,
-                settings.dapr_timeout_seconds,
-                transport,
-            )
+        async with connected(settings, service.transport) as dapr:
+            service.dapr = dapr
             service.opened_ledger = ledger
             log.info("up: daprd %s, ledger %s", settings.dapr_http_endpoint, settings.ledger_path)
             async with features.streaming.streaming(app):

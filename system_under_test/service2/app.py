@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from system_under_test.common.bodies import CLOUDEVENT_JSON_TYPES, read_json_object
-from system_under_test.common.daprd import DaprClient, daprd_transport
+from system_under_test.common.daprd import DaprClient, connected
 from system_under_test.common.errors import EXCEPTION_HANDLERS, ApiError
 from system_under_test.common.metrics import metrics_response
 from system_under_test.common.settings import configure_logging, settings_or_exit
@@ -195,13 +195,8 @@ routes = [
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     service: Service2 = app.state.deps
     settings = service.settings
-    async with daprd_transport(service.transport) as transport:
-        service.dapr = DaprClient(
-            settings.dapr_http_endpoint,
-            settings.dapr_api_token,
-            settings.dapr_timeout_seconds,
-            transport,
-        )
+    async with connected(settings, service.transport) as dapr:
+        service.dapr = dapr
         log.info("up: daprd %s", settings.dapr_http_endpoint)
         try:
             yield
