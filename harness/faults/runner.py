@@ -22,6 +22,7 @@ from harness.faults.stack import FaultStack, faults_settings, profile_from_env
 from harness.faults.timeline import Recovery, done_times, per_second, recovery
 from harness.ledger import new_run_id
 from harness.metrics import sample_sum, scrape
+from harness.settings import StackSettings
 from harness.verdict import QueueVerdict, dead_letter_topic, total_queue
 from harness.wait import poll
 
@@ -208,10 +209,15 @@ def warm_up(client: SuiteClient, topic: str, messages: int = 20) -> None:
     )
 
 
+def scenario_settings(scenario_name: str, env: dict[str, str] | None = None) -> StackSettings:
+    """A scenario's stack: the faults settings, in a folder of its own per broker."""
+    base = faults_settings(env)
+    return dataclasses.replace(base, run_dir=base.run_dir / base.broker / scenario_name)
+
+
 def run_scenario(scenario: Scenario, quiet: bool = True) -> ScenarioResult:
     began = time.monotonic()
-    base = faults_settings()
-    settings = dataclasses.replace(base, run_dir=base.run_dir / base.broker / scenario.name)
+    settings = scenario_settings(scenario.name)
     with FaultStack(settings, profile_from_env(scenario.profile), quiet=quiet) as stack:
         client = SuiteClient(
             stack.settings.url(settings.service1_port),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
+from harness.faults.runner import scenario_settings
 from harness.faults.stack import FaultProfile, FaultStack, faults_settings
 from harness.ports import is_port_free
 from harness.processes import default_sigint, pid_alive
@@ -82,11 +83,12 @@ def test_ctrl_c_in_the_middle_of_a_fault_heals_it_and_leaves_nothing_behind(tmp_
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=default_sigint,  # noqa: PLW1509 - the test starts no threads
     )  # fmt: skip
+    stack_dir = scenario_settings("sidecar-freeze", env).run_dir
     deadline = time.monotonic() + 90
-    while not frozen_daprd(run_dir / "sidecar-freeze") and time.monotonic() < deadline:
+    while not frozen_daprd(stack_dir) and time.monotonic() < deadline:
         assert cli.poll() is None, cli.communicate()
         time.sleep(0.1)
-    assert frozen_daprd(run_dir / "sidecar-freeze"), "the sidecar was never frozen"
+    assert frozen_daprd(stack_dir), "the sidecar was never frozen"
     time.sleep(1)  # well inside the 10 s freeze
     cli.send_signal(signal.SIGINT)
     out, err = cli.communicate(timeout=60)
