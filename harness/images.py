@@ -39,6 +39,10 @@ DOCKERFILES = {
     "service-1": REPO_ROOT / "system_under_test" / "service1" / "Dockerfile",
     "service-2": REPO_ROOT / "system_under_test" / "service2" / "Dockerfile",
 }
+# The load generator for master and worker pods (k3d/load/locust.yaml); built on demand,
+# not by build_all: only the in-cluster load needs it.
+LOAD_DOCKERFILE = REPO_ROOT / "loadtests" / "Dockerfile"
+LOAD_IMAGE = f"dapr-suite/load:{IMAGE_TAG}"
 INSTALL_HINT = (
     "`bash .ci/run` installs Debian's docker.io and starts dockerd "
     "(by hand: apt-get install -y docker.io && dockerd &)"
@@ -169,8 +173,20 @@ def build_service_image(
     app_id: str, base: str | None, progress: Progress = _say, tag: str | None = None
 ) -> Built:
     """`docker build` of one service over `base` (None: the Dockerfile's default)."""
-    ref = tag or service_image(app_id)
-    dockerfile = DOCKERFILES[app_id]
+    return build_image(app_id, DOCKERFILES[app_id], tag or service_image(app_id), base, progress)
+
+
+def ensure_load_image(progress: Progress = _say, base: str = BASE_IMAGE) -> Built:
+    """The load generator's image over the Debian base; Docker's cache makes a rebuild of
+    unchanged sources take seconds."""
+    require_docker_engine()
+    ensure_base_image(progress, base)
+    return build_image("load", LOAD_DOCKERFILE, LOAD_IMAGE, base, progress)
+
+
+def build_image(
+    name: str, dockerfile: Path, ref: str, base: str | None, progress: Progress = _say
+) -> Built:
     argv = ["docker", "build", "--network", "host", "-f", str(dockerfile), "-t", ref]
     if base:
         argv += ["--build-arg", f"BASE_IMAGE={base}"]
@@ -179,14 +195,14 @@ def build_service_image(
     # The classic builder: it takes a base image from the local store without a registry.
     seconds = run_step(
         argv,
-        what=f"docker build of {app_id}",
-        log=cache_dir() / "logs" / f"build-{app_id}.log",
+        what=f"docker build of {name}",
+        log=cache_dir() / "logs" / f"build-{name}.log",
         progress=progress,
         env={"DOCKER_BUILDKIT": "0"},
     )
     size = image_size(ref)
     if size is None:
-        raise HarnessError(f"docker build of {app_id} finished but {ref} is not in the store")
+        raise HarnessError(f"docker build of {name} finished but {ref} is not in the store")
     return Built(ref, size, seconds, built=True)
 
 
@@ -199,10 +215,13 @@ def build_all(progress: Progress = _say, base: str | None = BASE_IMAGE) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.images [--json]`: build the images, print sizes and times."""
+    """`python -m harness.images [--json] [--load]`: build the images (--load: also the load
+    generator's), print sizes and times."""
     args = sys.argv[1:] if argv is None else argv
     try:
         built = build_all()
+        if "--load" in args:
+            built.append(ensure_load_image())
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

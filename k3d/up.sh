@@ -59,12 +59,12 @@ create_cluster() {
   record_sum
 }
 
-# push_image APP DIR: build system_under_test/DIR/Dockerfile, push it, print its digest.
-# It runs in $(...), where bash 3.2 does not apply set -e: every step checks itself.
+# push_image NAME DOCKERFILE: build DOCKERFILE (relative to the repository), push it, print
+# its digest. It runs in $(...), where bash 3.2 does not apply set -e: every step checks itself.
 push_image() {
-  local app=$1 dir=$2 ref="$REGISTRY_PUSH/$1:$IMAGE_TAG" out digest
+  local app=$1 dockerfile=$2 ref="$REGISTRY_PUSH/$1:$IMAGE_TAG" out digest
   info "building $ref" >&2
-  docker build -f "$REPO_ROOT/system_under_test/$dir/Dockerfile" -t "$ref" "$REPO_ROOT" >&2 ||
+  docker build -f "$REPO_ROOT/$dockerfile" -t "$ref" "$REPO_ROOT" >&2 ||
     die "docker build of $app failed"
   info "pushing $ref" >&2
   out=$(docker push "$ref") || die "docker push $ref failed: $out"
@@ -255,6 +255,7 @@ print_summary() {
   info "Jaeger             http://127.0.0.1:$JAEGER_PORT"
   info "image registry     $REGISTRY_PUSH (in the cluster: $REGISTRY_PULL)"
   info "tests              E2E_TARGET=k3d tox -e e2e"
+  info "in-cluster load    python -m loadtests.in_cluster --workers 2 --duration 60s"
   info "tear down          k3d/down.sh"
 }
 
@@ -262,11 +263,14 @@ main() {
   local digest1 digest2
   create_cluster
 
-  step "Images service-1 and service-2 -> $REGISTRY_PUSH"
-  digest1=$(push_image service-1 service1)
-  digest2=$(push_image service-2 service2)
+  step "Images service-1, service-2 and load -> $REGISTRY_PUSH"
+  digest1=$(push_image service-1 system_under_test/service1/Dockerfile)
+  digest2=$(push_image service-2 system_under_test/service2/Dockerfile)
   info "service-1 $digest1"
   info "service-2 $digest2"
+  # The in-cluster load generator (k3d/load/locust.yaml, python -m loadtests.in_cluster):
+  # its pods are made per run and pull the newest image under this tag.
+  info "load $(push_image load loadtests/Dockerfile)"
   render_manifests "$digest1" "$digest2"
 
   step "Helm repositories"

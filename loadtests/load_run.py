@@ -8,6 +8,7 @@ drains stragglers, reads Dapr's counters and writes the summary and chart.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,12 +23,14 @@ from loadtests.accounting import DeliveryTracker, Publish, Receipt
 from loadtests.chart import draw_chart
 from loadtests.options import LoadOptions
 from loadtests.summary import (
+    SUMMARY_IN_LOG,
     Window,
     add_gate,
     build_summary,
     dapr_metric_section,
     headline,
     read_dapr_counters,
+    summary_log_line,
     write_summary,
 )
 from loadtests.thresholds import Check
@@ -157,6 +160,8 @@ class LoadRun:
         write_summary(summary, results_dir)
         draw_chart(summary, results_dir / "chart.png")
         log.info("summary %s\n%s", results_dir / "summary.json", headline(summary))
+        if os.environ.get(SUMMARY_IN_LOG) == "1":
+            print(summary_log_line(summary), flush=True)
         for check in checks:
             log.info("gate: %s", check.line())
         return checks

@@ -67,12 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The load options of loadtests.options (default None: only given ones are passed on to
     locust, so locust.conf keeps the rest), and the runner's own flags."""
     parser = one_line_parser("python -m loadtests.run", __doc__)
+    add_load_flags(parser)
     add = parser.add_argument
-    add("--duration", help="load time, e.g. 30s, 2m (default: run-time in locust.conf)")
-    for option in PASSED_ON:
-        add(option.flag, type=option.kind, help=option.help)
     add("--processes", type=int, default=1, help="locust processes (>1: master and workers)")
-    add("--results-dir", type=Path, help="default: results/load-<timestamp>")
     add("--ui", action="store_true", help="the web UI on 127.0.0.1:8089 instead of headless")
     add("--ui-minutes", type=float, default=DEFAULT_UI_MINUTES, help="web UI session limit")
     add("--sample-seconds", type=float, default=DEFAULT_SAMPLE_SECONDS,
@@ -81,8 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_given(args: argparse.Namespace) -> None:
-    """Check the flags given here at once, with the locustfile's own rules; raise one line."""
+def add_load_flags(parser: argparse.ArgumentParser) -> None:
+    """--duration, the options passed on to locust and --results-dir: what every runner of
+    the locustfile offers (this one, loadtests.in_cluster)."""
+    add = parser.add_argument
+    add("--duration", help="load time, e.g. 30s, 2m (default: run-time in locust.conf)")
+    for option in PASSED_ON:
+        add(option.flag, type=option.kind, help=option.help)
+    add("--results-dir", type=Path, help="default: results/load-<timestamp>")
+
+
+def check_load_flags(args: argparse.Namespace) -> None:
+    """Check the load flags given, with the locustfile's own rules; raise one line."""
     values = {option.name: option.default for option in OPTIONS}
     values.update(
         {o.name: getattr(args, o.name) for o in PASSED_ON if getattr(args, o.name) is not None}
@@ -91,6 +98,11 @@ def check_given(args: argparse.Namespace) -> None:
     options_from(values).validate()
     if args.spawn_rate is not None and not 0 < args.spawn_rate <= 1000:
         raise LoadOptionError(f"--spawn-rate {args.spawn_rate:g} must be in 0..1000")
+
+
+def check_given(args: argparse.Namespace) -> None:
+    """Check the flags given here at once, with the locustfile's own rules; raise one line."""
+    check_load_flags(args)
     if not 1 <= args.processes <= MAX_PROCESSES:
         raise LoadOptionError(f"--processes {args.processes} must be in 1..{MAX_PROCESSES}")
     if not 0 < args.ui_minutes <= 240:

@@ -218,6 +218,26 @@ def add_gate(summary: dict[str, Any], thresholds: Thresholds) -> list[Check]:
     return checks
 
 
+# A master in a pod (k3d/load/locust.yaml) prints its summary as one log line with this
+# prefix, so that the runner outside the cluster gets it back (loadtests.in_cluster).
+SUMMARY_IN_LOG = "LOAD_SUMMARY_IN_LOG"  # the environment variable that asks for it
+SUMMARY_LOG_PREFIX = "load summary json: "
+
+
+def summary_log_line(summary: dict[str, Any]) -> str:
+    return SUMMARY_LOG_PREFIX + json.dumps(summary, separators=(",", ":"))
+
+
+def summary_from_log(text: str) -> dict[str, Any] | None:
+    """The last summary a master's log holds, None when it has none."""
+    for line in reversed(text.splitlines()):
+        _, prefix, rest = line.partition(SUMMARY_LOG_PREFIX)
+        if prefix:
+            found: dict[str, Any] = json.loads(rest)
+            return found
+    return None
+
+
 def write_summary(summary: dict[str, Any], results_dir: Path) -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / "summary.json"

@@ -178,7 +178,9 @@ def supervise() -> int:
         started = time.monotonic()
         dapr.ensure_images(progress)
         services = _service_images()
-        workload_images = workload.images(workload.manifest_documents())
+        workload_images = workload.images(
+            workload.manifest_documents() + workload.manifest_documents(workload.LOAD_MANIFESTS)
+        )
         workload.ensure_images(workload_images, progress)
         phases["images built (when absent)"] = time.monotonic() - started
         images = (*services, *workload_images, *dapr.images())

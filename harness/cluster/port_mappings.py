@@ -54,7 +54,9 @@ def mappings(offset: int, node_ports_in_use: set[int] | None = None) -> list[Map
 def target_env(found: list[Mapping], kubeconfig: str, context: str) -> dict[str, str]:
     """The environment that points the Kubernetes target (E2E_TARGET=k8s) at this node."""
     urls = {m.name: m.url for m in found}
-    env = {"E2E_TARGET": "k8s", "KUBECONFIG": kubeconfig, "K3D_CONTEXT": context}
+    # No registry: pods the suite creates later (loadtests.in_cluster) use the node's copy.
+    env = {"E2E_TARGET": "k8s", "KUBECONFIG": kubeconfig, "K3D_CONTEXT": context,
+           "K3D_IMAGE_PULL_POLICY": "Never"}  # fmt: skip
     for name, variable in (("service-1", "K3D_SERVICE1_URL"), ("service-2", "K3D_SERVICE2_URL"),
                            ("prometheus", "K3D_PROMETHEUS_URL"), ("jaeger", "K3D_JAEGER_URL"),
                            ("grafana", "K3D_GRAFANA_URL")):  # fmt: skip

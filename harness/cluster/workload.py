@@ -29,7 +29,14 @@ from harness.cluster.images import ensure_binary_image, ensure_debian_image, tag
 from harness.cluster.pods import wait_running
 from harness.errors import HarnessError
 from harness.gobuild import ensure_command, module_download
-from harness.images import DOCKERFILES, build_all, image_size, service_image
+from harness.images import (
+    DOCKERFILES,
+    LOAD_IMAGE,
+    build_all,
+    ensure_load_image,
+    image_size,
+    service_image,
+)
 from harness.injection import DAPRD
 from harness.jaeger import ALL_IN_ONE_VERSION, MODULE, all_in_one_command
 from harness.kube_apiserver import KubeApiserver
@@ -39,9 +46,13 @@ from harness.settings import REPO_ROOT
 from harness.targets.k8s import APP_IDS, DEFAULT_NAMESPACE, TOKEN_SECRETS
 
 MANIFESTS = REPO_ROOT / "k3d" / "manifests"
+# Not applied with the workload (loadtests.in_cluster creates its pods for a run), but its
+# image is imported with the others, so that a run finds it on the node.
+LOAD_MANIFESTS = REPO_ROOT / "k3d" / "load"
 NAMESPACE = DEFAULT_NAMESPACE
 # The manifests' images (without the digest up.sh pins), each built here under that name.
 SERVICE_IMAGES = {app: f"k3d-dapr-suite-registry:5111/{app}:dev" for app in DOCKERFILES}
+LOAD_MANIFEST_IMAGE = "k3d-dapr-suite-registry:5111/load:dev"
 REDIS_IMAGE = "redis:7.4.2"
 JAEGER_IMAGE = f"jaegertracing/all-in-one:{ALL_IN_ONE_VERSION}"
 # Debian's redis-server has protected mode on when started without a config: it would
@@ -55,6 +66,11 @@ def _service_images(progress: Progress) -> None:
         build_all(progress)
     for app, ref in SERVICE_IMAGES.items():
         tag_image(service_image(app), ref)
+
+
+def _load_image(progress: Progress) -> None:
+    ensure_load_image(progress)
+    tag_image(LOAD_IMAGE, LOAD_MANIFEST_IMAGE)
 
 
 def _redis_image(progress: Progress) -> None:
@@ -84,6 +100,7 @@ def _jaeger_image(progress: Progress) -> None:
 
 IMAGE_BUILDERS: dict[str, Callable[[Progress], object]] = {
     **{ref: _service_images for ref in SERVICE_IMAGES.values()},
+    LOAD_MANIFEST_IMAGE: _load_image,
     REDIS_IMAGE: _redis_image,
     JAEGER_IMAGE: _jaeger_image,
     prometheus.IMAGE: prometheus.ensure_image,

@@ -88,6 +88,7 @@ class Validator:
         found = [self.k3d_dir / "cluster.yaml", self.k3d_dir / "github-workflow.yaml"]
         found += sorted(self.k3d_dir.glob("*.sh"))
         found += sorted((self.k3d_dir / "manifests").glob("*.yaml"))
+        found += sorted((self.k3d_dir / "load").glob("*.yaml"))  # applied by loadtests.in_cluster
         found += sorted((self.k3d_dir / "values").glob("*.yaml"))
         found += sorted((self.k3d_dir / "dashboards").glob("*.json"))
         return found

@@ -179,6 +179,8 @@ def test_up_builds_everything_in_order(stubs: Stubs) -> None:
     )
     index_of(calls, f"docker build -f {root}/system_under_test/service2/Dockerfile")
     push = index_of(calls, "docker push 127.0.0.1:5111/service-1:dev")
+    load = index_of(calls, f"docker build -f {root}/loadtests/Dockerfile -t 127.0.0.1:5111/load")
+    load_push = index_of(calls, "docker push 127.0.0.1:5111/load:dev")
     dapr = index_of(
         calls,
         "helm --kube-context k3d-dapr-suite upgrade --install dapr dapr/dapr --version 1.18.3 "
@@ -195,7 +197,7 @@ def test_up_builds_everything_in_order(stubs: Stubs) -> None:
     app_ready = index_of(calls, "rollout status deployment/service-1")
     prometheus = index_of(calls, "upgrade --install prometheus prometheus-community/prometheus")
     grafana = index_of(calls, "upgrade --install grafana grafana/grafana")
-    assert create < build < push < dapr < injector < available < redis
+    assert create < build < push < load < load_push < dapr < injector < available < redis
     assert redis_ready < components < app < app_ready < prometheus < grafana
 
     assert "--version 29.27.0" in calls[prometheus]

@@ -28,3 +28,28 @@ def test_other_hosts_are_refused_in_one_line(url):
 def test_what_is_not_an_http_url_is_named(url):
     with pytest.raises(HarnessError, match=r"is not (a|an http) URL"):
         require_loopback(url, "--host")
+
+
+IN_POD = {"KUBERNETES_SERVICE_HOST": "10.43.0.1"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://service-1.dapr-suite.svc:6060",
+        "http://prometheus-server.monitoring.svc.cluster.local",
+    ],
+)
+def test_a_pod_reaches_its_clusters_services_by_name(url):
+    assert require_loopback(url, "--host", env=IN_POD) == url
+
+
+def test_outside_a_pod_a_service_name_is_refused():
+    with pytest.raises(HarnessError, match=r"is refused: the suite only reaches"):
+        require_loopback("http://service-1.dapr-suite.svc:6060", "--host", env={})
+
+
+@pytest.mark.parametrize("url", ["http://example.org", "http://10.43.0.12:6060", "http://svc:80"])
+def test_in_a_pod_only_service_names_are_added(url):
+    with pytest.raises(HarnessError, match=r"is refused"):
+        require_loopback(url, "--host", env=IN_POD)
