@@ -26,6 +26,13 @@ TTL_LEFT_TO_BROKER = frozenset(
     }
 )
 
+# Components that hand a topic's messages to daprd one after the other, so that what one
+# publisher sent in turn arrives in that order: Kafka's, per partition (every topic here has
+# one). The others run deliveries side by side: Redis ten workers, JetStream and RabbitMQ
+# their `parallel` concurrency mode, MQTT a client with OrderMatters off (components-contrib
+# v1.18.4: pubsub/kafka, pubsub/redis, pubsub/jetstream, pubsub/rabbitmq, pubsub/mqtt3).
+IN_PUBLISH_ORDER = frozenset({"pubsub.kafka"})
+
 
 @dataclass(frozen=True)
 class BrokerPlace:
