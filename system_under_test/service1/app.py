@@ -35,6 +35,7 @@ from system_under_test.common.tokens import (
     requires_suite_token,
 )
 from system_under_test.service1 import features
+from system_under_test.service1.admission import RETRY_AFTER_SECONDS, DeliveryLag
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
@@ -67,7 +68,7 @@ class Service1Metrics:
         )
         self.publishes = Counter(
             "service1_publishes",
-            "POST /publish calls passed to daprd, by topic and outcome (ok, error)",
+            "POST /publish calls, by topic and outcome (ok, error; refused: admission.py)",
             ["topic", "outcome"],
             registry=self.registry,
         )
@@ -89,6 +90,10 @@ class Service1:
     metrics: Service1Metrics = field(default_factory=Service1Metrics)
     dapr: DaprClient | None = None
     opened_ledger: Ledger | None = None
+    lag: DeliveryLag = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lag = DeliveryLag(self.settings.publish_max_lag_seconds)
 
     @classmethod
     def of(cls, request: Request) -> Service1:
@@ -116,6 +121,14 @@ async def publish(request: Request) -> Response:
     topic = request.path_params["topic"]
     if topic not in settings.topics:
         raise ApiError(404, f"unknown topic {topic!r}", topics=list(settings.topics))
+    lag = service.lag.behind()
+    if lag is not None:
+        service.metrics.publishes.labels(topic, "refused").inc()
+        return JSONResponse(
+            {"error": f"publishing paused: deliveries arrive {lag:.1f} s after they are sent, "
+                      f"over PUBLISH_MAX_LAG_SECONDS={settings.publish_max_lag_seconds:g}"},
+            status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )  # fmt: skip
     body = await read_json_object(request, settings.max_body_bytes)
     check_message_fields(body)
     traceparent = new_traceparent()
@@ -273,7 +286,10 @@ async def handle_delivery(
         return reject(service, rejected, request, topic, route, received_at)
 
     ledger = service.ledger
-    attempt = ledger.received(delivery_of(event, topic, route, received_at))
+    delivery = delivery_of(event, topic, route, received_at)
+    attempt = ledger.received(delivery)
+    if topic in service.settings.topics:
+        service.lag.arrived(delivery.sent_at, received_at)
     response: Response
     try:
         if control is not None and control.applies_to(ledger.attempts(event.event_id, topic)):

@@ -196,7 +196,8 @@ def document(topics: tuple[str, ...]) -> dict[str, Any]:
                 "security": [{"suiteToken": []}],
                 "parameters": topic_param,
                 "requestBody": {"required": True, "content": _json(MESSAGE)},
-                "responses": _answers(anything, 400, 401, 404, 413, 415),
+                # 503: publishing paused while deliveries lag (PUBLISH_MAX_LAG_SECONDS)
+                "responses": _answers(anything, 400, 401, 404, 413, 415, 503),
             }
         },
         "/state": {
