@@ -23,6 +23,7 @@ from harness.errors import HarnessError
 from harness.loopback import require_loopback
 from harness.settings import REPO_ROOT
 from harness.targets.base import Lifecycle
+from harness.targets.port_forward import PortForward, pod_port_forward
 from harness.tokens import StackTokens
 from harness.wait import poll
 
@@ -32,6 +33,8 @@ DEFAULT_NAMESPACE = "dapr-suite"
 DAPR_NAMESPACE = "dapr-system"
 APP_IDS = ("service-1", "service-2")
 SIDECAR = "daprd"
+DAPRD_HTTP_PORT = 3500  # daprd's HTTP API in an injected pod (Dapr's default)
+REDIS_SELECTOR = "app=redis"  # k3d/manifests/10-redis.yaml
 UP_HINT = "run k3d/up.sh"
 # Secrets k3d/up.sh creates, each with the key `token` (what Dapr's annotations read).
 TOKEN_SECRETS = {"dapr_api": "dapr-api-token", "app_api": "app-api-token",
@@ -183,7 +186,10 @@ class K3dTarget(Lifecycle):
         self.grafana_url: str = self.settings.grafana_url
         self.jaeger_url: str = self.settings.jaeger_url
         self.daprd_metrics_urls: dict[str, str] = dict(self.settings.daprd_metrics_urls)
-        self.daprd_http_urls: dict[str, str] = {}  # the cluster does not expose daprd's API
+        # daprd's HTTP API stays in the pod: reached through a port-forward once started
+        self.daprd_http_urls: dict[str, str] = {}
+        self._forwards: list[PortForward] = []
+        self._open_forward = pod_port_forward  # unit tests relay to a local server instead
         self.tokens = StackTokens()
         self.t2_delay_seconds: float = (
             10.0 if self.settings.t2_delay_seconds is None else self.settings.t2_delay_seconds
@@ -210,6 +216,7 @@ class K3dTarget(Lifecycle):
             if self.settings.t2_delay_seconds is None:
                 self.t2_delay_seconds = self._deployed_t2_delay(apps)
             self.tokens = self._deployed_tokens(core)
+            self._forward_daprd_http(core)
             complaint = _wait_until(self._endpoints_complaint, self.settings.ready_timeout_seconds)
             if complaint:
                 raise K3dTargetError(
@@ -235,8 +242,28 @@ class K3dTarget(Lifecycle):
             values[field_name] = base64.b64decode(data.get("token", "")).decode()
         return StackTokens(**values)
 
+    def _forward_daprd_http(self, core: Any) -> None:
+        """daprd's HTTP API of each app on 127.0.0.1 through the Kubernetes API."""
+        for app_id in APP_IDS:
+            pods = core.list_namespaced_pod(self.namespace, label_selector=f"app={app_id}").items
+            ready = [pod for pod in pods if _has_sidecar(pod) and _is_ready(pod)]
+            if not ready:
+                raise K3dTargetError(f"no ready pod of {app_id} with daprd; {UP_HINT}")
+            try:
+                forward = self._open_forward(self._api, self.namespace, ready[0].metadata.name,
+                                             DAPRD_HTTP_PORT)  # fmt: skip
+            except HarnessError as err:
+                raise K3dTargetError(f"daprd's HTTP API of {app_id}: {err}") from None
+            self._forwards.append(forward)
+            self.daprd_http_urls[app_id] = forward.url
+
     def stop(self) -> None:
-        """Release the Kubernetes API connection pool; the cluster keeps running."""
+        """Close the port-forwards and release the Kubernetes API connection pool; the
+        cluster keeps running."""
+        forwards, self._forwards = self._forwards, []
+        for forward in forwards:
+            forward.close()
+        self.daprd_http_urls = {}
         api, self._api = self._api, None
         if api is not None:
             api.close()
@@ -244,9 +271,27 @@ class K3dTarget(Lifecycle):
     # --- diagnostics ---
 
     def broker_messages(self, topic: str) -> int:
-        raise HarnessError(
-            "the k3d target does not expose its Redis; the broker count is a local-stack check"
-        )
+        """The length of the topic's stream in the cluster's Redis (`redis-cli XLEN` in its
+        pod, through the Kubernetes API's exec)."""
+        from kubernetes.stream import stream
+
+        core, _ = self._clients()
+        pods = core.list_namespaced_pod(self.namespace, label_selector=REDIS_SELECTOR).items
+        if not pods:
+            raise HarnessError(f"no Redis pod ({REDIS_SELECTOR}) in {self.namespace}")
+        call = stream(core.connect_get_namespaced_pod_exec, pods[0].metadata.name,
+                      self.namespace, container="redis", command=["redis-cli", "XLEN", topic],
+                      stderr=True, stdin=False, stdout=True, tty=False,
+                      _preload_content=False)  # fmt: skip
+        try:  # read to the end, then close: an exec left to the garbage collector leaks TLS
+            call.run_forever(timeout=self.settings.request_timeout_seconds)
+            out = call.read_stdout() or ""
+        finally:
+            call.close()
+        try:
+            return int(str(out).strip())
+        except ValueError:
+            raise HarnessError(f"redis-cli XLEN {topic} in the cluster answered {out!r}") from None
 
     def problems(self) -> list[str]:
         """An endpoint that stopped answering, as one line; empty when all answer."""

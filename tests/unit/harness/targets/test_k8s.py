@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from harness.errors import HarnessError, SettingsError
@@ -30,6 +33,7 @@ from harness.targets.k8s import (
     K3dTargetError,
     host_ports,
 )
+from harness.targets.port_forward import PortForward
 
 KUBECONFIG_TEMPLATE = """\
 apiVersion: v1
@@ -291,7 +295,15 @@ def _fake_target(monkeypatch: pytest.MonkeyPatch, url: str, api: _FakeApi) -> K3
         target._api = api
         return api, api
 
+    def forward_to_endpoints(_api: object, namespace: str, pod: str, port: int) -> PortForward:
+        address = urlsplit(url)
+        return PortForward(
+            lambda: (socket.create_connection((address.hostname, address.port)), None),
+            f"{namespace}/{pod}:{port}",
+        )
+
     monkeypatch.setattr(target, "_clients", clients)
+    target._open_forward = forward_to_endpoints
     return target
 
 
@@ -301,6 +313,10 @@ def test_start_succeeds_on_a_ready_cluster(monkeypatch: pytest.MonkeyPatch, endp
         assert target.tokens.suite_headers() == {"suite-api-token": "suite-api-token-value"}
         assert target.tokens.dapr_headers() == {"dapr-api-token": "dapr-api-token-value"}
         logs = target.logs_tail(lines=3)
+        forwarded = target.daprd_http_urls["service-1"]
+        assert forwarded.startswith("http://127.0.0.1:") and forwarded != endpoints
+        assert httpx.get(f"{forwarded}/-/ready", trust_env=False).status_code == 200
+    assert target.daprd_http_urls == {}  # the forwards end with the target
     assert logs["service-1-abc/daprd"] == "last lines of service-1-abc/daprd"
     assert set(logs) == {f"{app}-abc/{c}" for app in APP_IDS for c in ("daprd", app)}
     assert target._api is None
