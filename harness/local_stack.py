@@ -229,7 +229,7 @@ class LocalStack:
             "DAPR_HTTP_PORT": str(sidecar.http),
             "DAPR_GRPC_PORT": str(sidecar.grpc),
             "T2_DELAY_SECONDS": str(s.t2_delay_seconds),
-            "PUBLISH_MAX_LAG_SECONDS": str(s.publish_max_lag_seconds),
+            "PUBLISH_MAX_BACKLOG": str(s.publish_max_backlog),
             "LEDGER_PATH": str(s.run_dir / "ledger.db"),
             "PYTHONPATH": str(REPO_ROOT),
             **service1_env(s.subscription_profile),

@@ -57,7 +57,7 @@ class StackSettings:
     sidecar2: SidecarPorts = field(default_factory=lambda: SidecarPorts(3510, 3511, 3512, 9092))
     t2_delay_seconds: float = 10.0
     # service-1's publish admission (system_under_test/service1/admission.py); 0: off
-    publish_max_lag_seconds: float = 0.0
+    publish_max_backlog: int = 0
     scrape_interval_seconds: int = 1
     ready_timeout_seconds: float = 30.0
     log_level: str = "info"
@@ -99,9 +99,7 @@ class StackSettings:
             service1_port=env_int(env, "HARNESS_SERVICE1_PORT", base.service1_port),
             service2_port=env_int(env, "HARNESS_SERVICE2_PORT", base.service2_port),
             t2_delay_seconds=env_seconds(env, "T2_DELAY_SECONDS", base.t2_delay_seconds),
-            publish_max_lag_seconds=env_seconds(
-                env, "PUBLISH_MAX_LAG_SECONDS", base.publish_max_lag_seconds
-            ),
+            publish_max_backlog=env_int(env, "PUBLISH_MAX_BACKLOG", base.publish_max_backlog),
             ready_timeout_seconds=env_seconds(
                 env, "HARNESS_READY_TIMEOUT", base.ready_timeout_seconds
             ),

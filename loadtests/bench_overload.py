@@ -2,18 +2,18 @@
 publish admission off and then on.
 
 Two local stacks of its own, one after the other (ports moved by HARNESS_PORT_OFFSET, default
-here 7100): the first with PUBLISH_MAX_LAG_SECONDS 0 (every publish admitted), the second
-with `--max-lag`. Each gets open-model steps at `--multiples` of `--knee` for
+here 7100): the first with PUBLISH_MAX_BACKLOG 0 (every publish admitted), the second with
+`--max-backlog`. Each gets open-model steps at `--multiples` of `--knee` for
 `--step-seconds` each; before the next step every message of the last one has arrived (at
 most 120 s). Per step it prints the rate consumed while the load ran, what was published and
 refused (503: admission), the backlog when the load ended, what was still missing after the
 settle, and end-to-end p50/p99; it writes overload.json and overload.md.
 
 A stack that degrades gracefully keeps consuming near its knee under two to three times the
-load, refusing publishes rather than starving its deliveries; without admission consumption
-falls and the backlog grows.
+load, refusing publishes rather than queueing them without bound; without admission the
+backlog, and with it every message's wait, grows for as long as the overload lasts.
 
-    python -m loadtests.bench_overload --knee 100 --multiples 1,2,3 --step-seconds 20
+    python -m loadtests.bench_overload --knee 200 --multiples 1,2,3 --step-seconds 20
 """
 
 from __future__ import annotations
@@ -38,23 +38,21 @@ DEFAULT_OFFSET = 7100
 
 @dataclass(frozen=True)
 class Degradation:
-    max_lag_seconds: float  # 0: admission off
+    max_backlog: int  # 0: admission off
     steps: list[Step]
 
     @property
     def label(self) -> str:
-        if not self.max_lag_seconds:
-            return "admission off"
-        return f"admission on ({self.max_lag_seconds:g} s)"
+        return f"admission on ({self.max_backlog})" if self.max_backlog else "admission off"
 
 
 def build_arguments() -> argparse.ArgumentParser:
     parser = one_line_parser("python -m loadtests.bench_overload", __doc__)
     add = parser.add_argument
-    add("--knee", type=float, default=100.0, help="the stack's knee, msgs/s (rate_search)")
+    add("--knee", type=float, default=200.0, help="the stack's knee, msgs/s (rate_search)")
     add("--multiples", default="1,2,3", help="offered rates as multiples of the knee")
     add("--step-seconds", type=float, default=20.0, help="load time per step")
-    add("--max-lag", type=float, default=2.0, help="PUBLISH_MAX_LAG_SECONDS of the second stack")
+    add("--max-backlog", type=int, default=400, help="PUBLISH_MAX_BACKLOG of the second stack")
     add("--results-dir", type=Path, default=None)
     return parser
 
@@ -76,32 +74,32 @@ def checked(args: argparse.Namespace) -> list[float]:
         raise HarnessError("--knee must be between 1 and 5000 msgs/s")
     if not 5 <= args.step_seconds <= 300:
         raise HarnessError("--step-seconds must be between 5 and 300")
-    if not 0.1 <= args.max_lag <= 60:
-        raise HarnessError("--max-lag must be between 0.1 and 60 seconds")
+    if not 1 <= args.max_backlog <= 1_000_000:
+        raise HarnessError("--max-backlog must be between 1 and 1000000 messages")
     return [round(args.knee * m, 1) for m in multiples_of(args.multiples)]
 
 
-def stack_settings(max_lag: float) -> StackSettings:
+def stack_settings(max_backlog: int) -> StackSettings:
     env = {"HARNESS_PORT_OFFSET": str(DEFAULT_OFFSET), **os.environ,
-           "PUBLISH_MAX_LAG_SECONDS": f"{max_lag:g}"}  # fmt: skip
+           "PUBLISH_MAX_BACKLOG": str(max_backlog)}  # fmt: skip
     return StackSettings.from_env(env)
 
 
-def degrade(max_lag: float, rates: list[float], seconds: float, out: Path) -> Degradation:
+def degrade(max_backlog: int, rates: list[float], seconds: float, out: Path) -> Degradation:
     """One stack with this admission setting, every rate in turn."""
-    target = LocalTarget(stack_settings(max_lag))
+    target = LocalTarget(stack_settings(max_backlog))
     steps = []
     with target:
-        measure = locust_step(out / f"max-lag-{max_lag:g}", seconds, target)
+        measure = locust_step(out / f"max-backlog-{max_backlog}", seconds, target)
         for rate in rates:
             step = measure(rate)
-            print(describe(max_lag, step), flush=True)
+            print(describe(max_backlog, step), flush=True)
             steps.append(step)
-    return Degradation(max_lag, steps)
+    return Degradation(max_backlog, steps)
 
 
-def describe(max_lag: float, s: Step) -> str:
-    admission = f"admission {max_lag:g} s" if max_lag else "admission off"
+def describe(max_backlog: int, s: Step) -> str:
+    admission = f"admission {max_backlog}" if max_backlog else "admission off"
     return (
         f"[overload] {admission}, offered {s.offered:g}/s: published {s.published_rate:g}/s, "
         f"refused {s.failed}, consumed {s.consumed_rate:g}/s, backlog {s.backlog}, "
@@ -112,7 +110,7 @@ def describe(max_lag: float, s: Step) -> str:
 
 def write_results(out: Path, knee: float, runs: list[Degradation]) -> Path:
     (out / "overload.json").write_text(json.dumps(
-        {"knee": knee, "runs": [{"max_lag_seconds": r.max_lag_seconds,
+        {"knee": knee, "runs": [{"max_backlog": r.max_backlog,
                                  "steps": [asdict(s) for s in r.steps]} for r in runs]},
         indent=2))  # fmt: skip
     columns = ("admission", "offered/s", "published/s", "refused", "consumed/s", "backlog",
@@ -134,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rates = checked(args)
         out = results_dir_of(args.results_dir, kind="overload")
-        stack_settings(args.max_lag)  # a bad HARNESS_* setting, before anything starts
+        stack_settings(args.max_backlog)  # a bad HARNESS_* setting, before anything starts
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT
     started = time.monotonic()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        runs = [degrade(lag, rates, args.step_seconds, out) for lag in (0.0, args.max_lag)]
+        runs = [degrade(limit, rates, args.step_seconds, out) for limit in (0, args.max_backlog)]
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

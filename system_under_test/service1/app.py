@@ -35,7 +35,7 @@ from system_under_test.common.tokens import (
     requires_suite_token,
 )
 from system_under_test.service1 import features
-from system_under_test.service1.admission import RETRY_AFTER_SECONDS, DeliveryLag
+from system_under_test.service1.admission import RETRY_AFTER_SECONDS, Backlog
 from system_under_test.service1.control import DeliveryControl, InvalidControl, parse_control
 from system_under_test.service1.delivery import (
     CloudEvent,
@@ -90,10 +90,10 @@ class Service1:
     metrics: Service1Metrics = field(default_factory=Service1Metrics)
     dapr: DaprClient | None = None
     opened_ledger: Ledger | None = None
-    lag: DeliveryLag = field(init=False)
+    backlog: Backlog = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lag = DeliveryLag(self.settings.publish_max_lag_seconds)
+        self.backlog = Backlog(self.settings.publish_max_backlog)
 
     @classmethod
     def of(cls, request: Request) -> Service1:
@@ -121,24 +121,27 @@ async def publish(request: Request) -> Response:
     topic = request.path_params["topic"]
     if topic not in settings.topics:
         raise ApiError(404, f"unknown topic {topic!r}", topics=list(settings.topics))
-    lag = service.lag.behind()
-    if lag is not None:
+    waiting = service.backlog.full()
+    if waiting is not None:
         service.metrics.publishes.labels(topic, "refused").inc()
         return JSONResponse(
-            {"error": f"publishing paused: deliveries arrive {lag:.1f} s after they are sent, "
-                      f"over PUBLISH_MAX_LAG_SECONDS={settings.publish_max_lag_seconds:g}"},
+            {"error": f"publishing paused: {waiting} published messages have not arrived yet "
+                      f"(PUBLISH_MAX_BACKLOG={settings.publish_max_backlog})"},
             status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )  # fmt: skip
     body = await read_json_object(request, settings.max_body_bytes)
     check_message_fields(body)
     traceparent = new_traceparent()
     envelope = {"messageType": topic, "message": body}
+    service.backlog.publishing()
     try:
         await service.daprd.publish(
             settings.pubsub_name, topic, envelope, headers={"traceparent": traceparent}
         )
-    except DaprError:
-        service.metrics.publishes.labels(topic, "error").inc()
+    except BaseException as err:
+        service.backlog.not_published()
+        if isinstance(err, DaprError):
+            service.metrics.publishes.labels(topic, "error").inc()
         raise
     service.metrics.publishes.labels(topic, "ok").inc()
     return JSONResponse(
@@ -286,10 +289,9 @@ async def handle_delivery(
         return reject(service, rejected, request, topic, route, received_at)
 
     ledger = service.ledger
-    delivery = delivery_of(event, topic, route, received_at)
-    attempt = ledger.received(delivery)
+    attempt = ledger.received(delivery_of(event, topic, route, received_at))
     if topic in service.settings.topics:
-        service.lag.arrived(delivery.sent_at, received_at)
+        service.backlog.arrived()
     response: Response
     try:
         if control is not None and control.applies_to(ledger.attempts(event.event_id, topic)):

@@ -196,7 +196,7 @@ def document(topics: tuple[str, ...]) -> dict[str, Any]:
                 "security": [{"suiteToken": []}],
                 "parameters": topic_param,
                 "requestBody": {"required": True, "content": _json(MESSAGE)},
-                # 503: publishing paused while deliveries lag (PUBLISH_MAX_LAG_SECONDS)
+                # 503: publishing paused while the backlog is full (PUBLISH_MAX_BACKLOG)
                 "responses": _answers(anything, 400, 401, 404, 413, 415, 503),
             }
         },

@@ -55,8 +55,8 @@ class Service1Settings:
     dapr_api_token: str = ""
     suite_api_token: str = ""  # system_under_test/suite_token.py
     dapr_timeout_seconds: float = 10.0
-    # above 0: publishes refused while deliveries arrive later than this (admission.py)
-    publish_max_lag_seconds: float = 0.0
+    # above 0: publishes refused while this many are on their way (admission.py)
+    publish_max_backlog: int = 0
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -86,7 +86,7 @@ class Service1Settings:
             dapr_api_token=env_text(env, "DAPR_API_TOKEN", ""),
             suite_api_token=env_text(env, "SUITE_API_TOKEN", ""),
             dapr_timeout_seconds=env_float(env, "DAPR_TIMEOUT_SECONDS", 10.0, 0.1),
-            publish_max_lag_seconds=env_float(env, "PUBLISH_MAX_LAG_SECONDS", 0.0, 0.0),
+            publish_max_backlog=env_int(env, "PUBLISH_MAX_BACKLOG", 0, 0, 1_000_000),
             log_level=env_log_level(env),
         )
 

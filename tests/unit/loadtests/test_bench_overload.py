@@ -30,7 +30,7 @@ def test_the_rates_are_the_multiples_of_the_knee() -> None:
         (["--multiples", "0,2"], "each in 0..10"),
         (["--knee", "0"], "--knee"),
         (["--step-seconds", "1"], "--step-seconds"),
-        (["--max-lag", "0"], "--max-lag"),
+        (["--max-backlog", "0"], "--max-backlog"),
     ],
 )
 def test_bad_options_are_named(flags: list[str], says: str) -> None:
@@ -40,8 +40,8 @@ def test_bad_options_are_named(flags: list[str], says: str) -> None:
 
 def test_each_stack_has_its_own_ports_and_admission_setting(monkeypatch) -> None:
     monkeypatch.delenv("HARNESS_PORT_OFFSET", raising=False)
-    off, on = stack_settings(0.0), stack_settings(2.0)
-    assert (off.publish_max_lag_seconds, on.publish_max_lag_seconds) == (0.0, 2.0)
+    off, on = stack_settings(0), stack_settings(400)
+    assert (off.publish_max_backlog, on.publish_max_backlog) == (0, 400)
     assert off.service1_port == 6060 + 7100
 
 
@@ -50,9 +50,9 @@ def step(offered: float, refused: int) -> Step:
 
 
 def test_the_table_has_a_row_per_stack_and_step(tmp_path: Path) -> None:
-    runs = [Degradation(0.0, [step(100, 0), step(200, 0)]), Degradation(2.0, [step(200, 150)])]
+    runs = [Degradation(0, [step(100, 0), step(200, 0)]), Degradation(400, [step(200, 150)])]
     text = write_results(tmp_path, 100.0, runs).read_text()
     assert "| admission off | 200 | 200 | 0 | 95 |" in text
-    assert "| admission on (2 s) | 200 | 200 | 150 | 95 |" in text
+    assert "| admission on (400) | 200 | 200 | 150 | 95 |" in text
     saved = json.loads((tmp_path / "overload.json").read_text())
-    assert [r["max_lag_seconds"] for r in saved["runs"]] == [0.0, 2.0]
+    assert [r["max_backlog"] for r in saved["runs"]] == [0, 400]
