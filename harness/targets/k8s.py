@@ -23,7 +23,7 @@ from harness.errors import HarnessError
 from harness.loopback import require_loopback
 from harness.settings import REPO_ROOT
 from harness.targets.base import Lifecycle
-from harness.targets.port_forward import PortForward, pod_port_forward
+from harness.targets.port_forward import PortForward, close_websocket, pod_port_forward
 from harness.tokens import StackTokens
 from harness.wait import poll
 
@@ -287,7 +287,7 @@ class K3dTarget(Lifecycle):
             call.run_forever(timeout=self.settings.request_timeout_seconds)
             out = call.read_stdout() or ""
         finally:
-            call.close()
+            close_websocket(call.sock)
         try:
             return int(str(out).strip())
         except ValueError:

@@ -56,8 +56,7 @@ class PortForward:
             relay.join(timeout=2)
         poll(_proxy_threads, lambda n: n == 0, timeout=2, interval=0.05, on_timeout="return")
         for holder in self.holders:
-            with contextlib.suppress(Exception):
-                holder.websocket.close()
+            close_websocket(holder.websocket)
 
     def __enter__(self) -> PortForward:
         return self
@@ -87,6 +86,14 @@ class PortForward:
                 self.holders.append(holder)
             with contextlib.closing(remote):
                 pump(local, remote, self.closed)
+
+
+def close_websocket(websocket: Any) -> None:
+    """Close a websocket-client WebSocket and its socket: its close() returns at once, the
+    socket left open, when the connection already counts as ended (the peer closed it)."""
+    with contextlib.suppress(Exception):
+        websocket.close()
+    websocket.shutdown()
 
 
 def _proxy_threads() -> int:
@@ -126,7 +133,7 @@ def pod_port_forward(api_client: Any, namespace: str, pod: str, port: int) -> Po
         probe, holder = open_stream()  # the API allows it and the pod answers: fail here
         probe.close()
         poll(_proxy_threads, lambda n: n == 0, timeout=2, interval=0.05, on_timeout="return")
-        holder.websocket.close()
+        close_websocket(holder.websocket)
     except ApiException as err:
         raise HarnessError(f"port-forward to {namespace}/{pod}:{port} refused: HTTP "
                            f"{err.status} {err.reason}") from None  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.targets.port_forward import PortForward
+from harness.targets.port_forward import PortForward, close_websocket
 
 
 @pytest.fixture
@@ -60,3 +60,24 @@ def test_after_close_nothing_listens(echo: tuple[str, int]) -> None:
     forward.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", forward.port), timeout=2)
+
+
+class EndedWebSocket:
+    """A websocket-client WebSocket whose peer already ended: close() does nothing."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.socket_open = True
+
+    def close(self) -> None:
+        if not self.connected:
+            return
+
+    def shutdown(self) -> None:
+        self.socket_open = False
+
+
+def test_a_websocket_the_peer_ended_still_has_its_socket_closed() -> None:
+    websocket = EndedWebSocket()
+    close_websocket(websocket)
+    assert not websocket.socket_open
