@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,6 +33,19 @@ def _dapr_error_text(action: str, status: int | None, error_code: str | None, me
     return f"{action}: daprd answered {status}{code}: {message}"
 
 
+class Answer(Protocol):
+    """An HTTP answer as the services' daprd client reads it."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+
 class DaprError(Exception):
     """daprd refused a call (status and errorCode as it sent them) or could not be reached."""
 
@@ -47,7 +59,7 @@ class DaprError(Exception):
         self.message = message
 
     @classmethod
-    def from_response(cls, action: str, response: httpx.Response) -> DaprError:
+    def from_response(cls, action: str, response: Answer) -> DaprError:
         error_code, message = None, response.text[:500]
         try:
             body = json.loads(response.content)
