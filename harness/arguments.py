@@ -49,6 +49,16 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def command_failed(err: BaseException) -> int:
+    """The exit code of a command that did not finish, its reason said in one line:
+    130 after Ctrl-C, 1 for a failure (a HarnessError, an HTTP error)."""
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(f"error: {err}", file=sys.stderr)
+    return 1
+
+
 def run_command(body: Callable[[], str]) -> int:
     """A `python -m harness.<tool>` entry point: print what `body` answers and exit 0, or
     print a HarnessError as one line and exit 2."""

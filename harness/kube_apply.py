@@ -22,6 +22,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from harness.errors import HarnessError
 from harness.kube_builds import dapr_module_dir
+from harness.manifests import objects_in
 from harness.settings import REPO_ROOT
 from harness.wait import poll
 
@@ -42,10 +43,6 @@ class Rejection:
 
     def line(self) -> str:
         return f"{self.ref}: HTTP {self.status}: {self.message}"
-
-
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def ref(doc: dict[str, Any]) -> str:
@@ -118,7 +115,7 @@ def render_chart(
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise HarnessError(f"helm template {chart} failed: {result.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return objects_in(result.stdout)
 
 
 def install_order(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

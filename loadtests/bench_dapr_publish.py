@@ -44,7 +44,7 @@ import grpc
 import httpx
 from dapr.proto import api_service_v1, api_v1
 
-from harness.arguments import bounded_int, one_line_parser
+from harness.arguments import bounded_int, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import new_run_id
 from harness.local_stack import LocalStack
@@ -414,12 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                 dapr_headers=stack.tokens.dapr_headers(),
             )
             results = asyncio.run(all_modes(stack, at, args))
-    except (HarnessError, httpx.HTTPError) as err:  # the latter: reading the subscriber
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, httpx.HTTPError, KeyboardInterrupt) as err:  # httpx: the subscriber
+        return command_failed(err)
     print_report(results, args)
     return 0 if all(r.verdict is None or r.verdict.ok for r in results) else 1
 

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.faults.load import OpenLoad
 from harness.ledger import arrivals_until_settled, new_run_id
@@ -129,12 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[drain] subscriber frozen; publishing {args.messages} at {args.rate:g}/s",
                   flush=True)  # fmt: skip
             result = measure(stack, args.messages, args.rate, args.limit_seconds)
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
     out.mkdir(parents=True, exist_ok=True)
     (out / "drain.json").write_text(json.dumps(asdict(result), indent=2))
     print(describe(result))

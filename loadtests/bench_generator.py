@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.arguments import one_line_parser
+from harness.arguments import command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import stop_group, tree_cpu_seconds
 from harness.settings import REPO_ROOT
@@ -300,12 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                 for tool in order:
                     stretches.append(PHASES[tool](endpoint, args))
                     print_stretch(stretches[-1])
-    except (HarnessError, httpx.HTTPError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, httpx.HTTPError, KeyboardInterrupt) as err:
+        return command_failed(err)
     print_result(stretches, args)
     return 0
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from harness.arguments import one_line_parser
+from harness.arguments import command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import ArrivalCursor, LedgerClient, new_run_id
 from loadtests.accounting import DeliveryTracker, Publish
@@ -174,12 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     ledger.close()
                 with closing(LedgerClient(url)) as client:
                     exact = account_while_written(ledger_path, client, args.messages)
-    except (HarnessError, httpx.HTTPError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, httpx.HTTPError, KeyboardInterrupt) as err:
+        return command_failed(err)
     return 0 if exact else 1
 
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.settings import StackSettings
 from harness.targets.local import LocalTarget
@@ -140,12 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
         runs = [degrade(limit, rates, args.step_seconds, out) for limit in (0, args.max_backlog)]
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
     path = write_results(out, args.knee, runs)
     print(path.read_text(), end="")
     print(f"({time.monotonic() - started:.0f} s); results: {out}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.brokers import BROKER_NAMES, BROKERS
 from harness.errors import HarnessError
 from harness.settings import REPO_ROOT
@@ -278,12 +278,8 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
             steps = "e2e gate, rate search" if args.no_faults else "e2e gate, faults, rate search"
             print(f"[brokers] {index}/{len(brokers)} {broker}: {steps}", flush=True)
             results.append(compare_one(broker, out, search_args, run, not args.no_faults))
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
     finally:
         if results:
             write(out, results, Limits(p99_e2e_ms=args.p99_e2e_ms))

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.arguments import OPTION_ERROR_EXIT, bounded_int, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, bounded_int, command_failed, one_line_parser
 from harness.env import env_str
 from harness.errors import HarnessError
 from harness.longrun import Progress, say
+from harness.manifests import documents
 from harness.settings import REPO_ROOT
+from harness.targets.k8s import KubeAccess
 from harness.wait import WaitTimeout, poll
 from loadtests.chart import draw_chart
 from loadtests.options import (
@@ -79,48 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class Cluster:
-    """Where the pods go: the Kubernetes target's kubeconfig, context and namespace."""
-
-    kubeconfig: str | None
-    context: str | None
-    namespace: str
-
-    @classmethod
-    def from_env(cls) -> Cluster:
-        from harness.targets.k8s import DEFAULT_CONTEXT, DEFAULT_NAMESPACE
-
-        return cls(
-            kubeconfig=env_str(os.environ, "KUBECONFIG") or None,
-            context=env_str(os.environ, "K3D_CONTEXT", DEFAULT_CONTEXT),
-            namespace=env_str(os.environ, "K3D_NAMESPACE", DEFAULT_NAMESPACE),
-        )
-
-    @contextmanager
-    def api(self) -> Iterator[Any]:
-        try:
-            from kubernetes import config
-            from kubernetes.config.config_exception import ConfigException
-        except ImportError:
-            raise HarnessError(
-                "in-cluster load needs the kubernetes package: pip install 'dapr-pubsub-suite[k3d]'"
-            ) from None
-        try:
-            api = config.new_client_from_config(self.kubeconfig, self.context)
-        except (ConfigException, OSError, TypeError, ValueError) as err:
-            raise HarnessError(f"kube context {self.context!r} not usable: {err}") from None
-        with api:
-            yield api
+@contextmanager
+def kube_api(cluster: KubeAccess) -> Iterator[Any]:
+    """A client of the cluster the Kubernetes target uses, closed at the end."""
+    try:
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise HarnessError(
+            "in-cluster load needs the kubernetes package: pip install 'dapr-pubsub-suite[k3d]'"
+        ) from None
+    try:
+        api = config.new_client_from_config(cluster.kubeconfig, cluster.context)
+    except (ConfigException, OSError, TypeError, ValueError) as err:
+        raise HarnessError(f"kube context {cluster.context!r} not usable: {err}") from None
+    with api:
+        yield api
 
 
 # -- the objects ------------------------------------------------------------------------------
-
-
-def manifest_objects(path: Path = MANIFEST) -> list[dict[str, Any]]:
-    import yaml
-
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def deadline_seconds(args: argparse.Namespace) -> int:
@@ -328,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_load_flags(args)
-        cluster = Cluster.from_env()
+        cluster = KubeAccess.from_env(os.environ)
         pull_policy = args.pull_policy or env_str(os.environ, "K3D_IMAGE_PULL_POLICY") or None
         if pull_policy not in (None, *PULL_POLICIES):
             raise LoadOptionError(f"K3D_IMAGE_PULL_POLICY={pull_policy!r}: one of "
                                   f"{', '.join(PULL_POLICIES)}")  # fmt: skip
-        objects = render(manifest_objects(), args, cluster.namespace, pull_policy)
+        objects = render(documents(MANIFEST), args, cluster.namespace, pull_policy)
         results = results_dir_of(args.results_dir, "load-in-cluster")
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -341,14 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     raise_on_sigterm()
     started = time.monotonic()
     try:
-        with cluster.api() as api:
+        with kube_api(cluster) as api:
             outcome = InClusterRun(api, cluster.namespace)(objects, deadline_seconds(args))
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
     _say(f"the run took {time.monotonic() - started:.0f} s with {args.workers} workers")
     return keep_results(outcome, results)
 

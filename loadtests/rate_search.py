@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import arrivals_until_settled
 from harness.tokens import suite_token_env
@@ -275,12 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             steps = search(locust_step(out, args.step_seconds, target), plan, limits,
                            lambda s, w: print(describe(s, w), flush=True))  # fmt: skip
         found = write_results(out, steps, limits)
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
     where = f"{found.offered:g} msgs/s" if found else f"below {plan.start:g} msgs/s"
     print(f"knee: {where} ({len(steps)} steps, {time.monotonic() - started:.0f} s); results: {out}")
     return 0

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from harness.arguments import OPTION_ERROR_EXIT, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import default_sigint, stop_group
 from harness.settings import REPO_ROOT
@@ -273,12 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_on_sigterm()
     try:
         return run_against(target, command, args)
-    except HarnessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except (HarnessError, KeyboardInterrupt) as err:
+        return command_failed(err)
 
 
 def run_against(target: Target, command: LocustCommand, args: argparse.Namespace) -> int:

@@ -28,13 +28,13 @@ from harness.kube_apiserver import KubeApiserver
 from harness.kube_apply import (
     DAPR_NAMESPACE,
     apply_all,
-    documents,
     install_order,
     render_dapr_chart,
     wait_established,
 )
 from harness.kube_builds import dapr_command, dapr_module_dir, helm_command
 from harness.longrun import Progress
+from harness.manifests import documents
 from harness.ports import accepts
 from harness.settings import DEFAULT_DAPR_VERSION
 from harness.wait import WaitTimeout, poll

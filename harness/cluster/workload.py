@@ -40,8 +40,9 @@ from harness.images import (
 from harness.injection import DAPRD
 from harness.jaeger import ALL_IN_ONE_VERSION, MODULE, all_in_one_command
 from harness.kube_apiserver import KubeApiserver
-from harness.kube_apply import apply_all, documents
+from harness.kube_apply import apply_all
 from harness.longrun import Progress
+from harness.manifests import documents
 from harness.settings import REPO_ROOT
 from harness.targets.k8s import APP_IDS, DEFAULT_NAMESPACE, TOKEN_SECRETS
 

@@ -95,6 +95,23 @@ def _split_port_spec(spec: str) -> tuple[str, int, int]:
 
 
 @dataclass(frozen=True)
+class KubeAccess:
+    """Which cluster: KUBECONFIG (else kubectl's default), K3D_CONTEXT and K3D_NAMESPACE."""
+
+    context: str = DEFAULT_CONTEXT
+    namespace: str = DEFAULT_NAMESPACE
+    kubeconfig: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KubeAccess:
+        return cls(
+            context=env_str(env, "K3D_CONTEXT", DEFAULT_CONTEXT),
+            namespace=env_str(env, "K3D_NAMESPACE", DEFAULT_NAMESPACE),
+            kubeconfig=env_str(env, "KUBECONFIG") or None,
+        )
+
+
+@dataclass(frozen=True)
 class K3dSettings:
     """Where the cluster is; every field defaults from cluster.yaml or the environment."""
 
@@ -130,10 +147,11 @@ class K3dSettings:
         metrics.update(
             {app: require_loopback(u, "K3D_DAPRD_METRICS_URLS") for app, u in extra.items()}
         )
+        access = KubeAccess.from_env(env)
         return cls(
-            context=env_str(env, "K3D_CONTEXT", DEFAULT_CONTEXT),
-            namespace=env_str(env, "K3D_NAMESPACE", DEFAULT_NAMESPACE),
-            kubeconfig=env_str(env, "KUBECONFIG") or None,
+            context=access.context,
+            namespace=access.namespace,
+            kubeconfig=access.kubeconfig,
             service1_url=url("service-1", "K3D_SERVICE1_URL"),
             service2_url=url("service-2", "K3D_SERVICE2_URL"),
             prometheus_url=url("prometheus", "K3D_PROMETHEUS_URL"),

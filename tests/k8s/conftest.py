@@ -16,9 +16,10 @@ import pytest
 from kubernetes.dynamic import DynamicClient
 
 from harness.kube_apiserver import KubeApiserver, KubeSettings
-from harness.kube_apply import apply_all, documents, wait_established
+from harness.kube_apply import apply_all, wait_established
 from harness.kube_builds import dapr_module_dir
 from harness.longrun import Progress
+from harness.manifests import documents
 from harness.settings import DEFAULT_DAPR_VERSION
 
 FIGURES: list[str] = []

@@ -25,12 +25,12 @@ from harness.kube_apply import (
     DAPR_NAMESPACE,
     apply,
     apply_all,
-    documents,
     install_order,
     render_dapr_chart,
 )
 from harness.kube_builds import helm_command
 from harness.longrun import Progress
+from harness.manifests import documents
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
 
 pytestmark = [pytest.mark.k8s, pytest.mark.integration]

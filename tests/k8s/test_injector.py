@@ -34,9 +34,10 @@ from harness.errors import HarnessError
 from harness.gobuild import ensure_command
 from harness.injection import DAPRD, dapr_service_problems, sidecar_problems
 from harness.kube_apiserver import HOST, KubeApiserver
-from harness.kube_apply import DAPR_NAMESPACE, apply, apply_all, documents, render_dapr_chart
+from harness.kube_apply import DAPR_NAMESPACE, apply, apply_all, render_dapr_chart
 from harness.kube_builds import helm_command
 from harness.longrun import Progress
+from harness.manifests import documents
 from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
 from harness.wait import poll
 

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from harness.cluster import workload
+from harness.manifests import documents
 from harness.settings import REPO_ROOT
 from loadtests.in_cluster import (
+    MANIFEST,
     MASTER,
     WORKERS,
     MasterOutcome,
@@ -23,7 +25,6 @@ from loadtests.in_cluster import (
     build_parser,
     deadline_seconds,
     keep_results,
-    manifest_objects,
     render,
 )
 from loadtests.options import Thresholds
@@ -33,7 +34,7 @@ from tests.unit.loadtests.test_summary import summary_of, tracked_run
 
 def rendered(*flags: str, pull_policy: str | None = None) -> dict[str, dict[str, Any]]:
     args = build_parser().parse_args(list(flags))
-    objects = render(manifest_objects(), args, "load-ns", pull_policy)
+    objects = render(documents(MANIFEST), args, "load-ns", pull_policy)
     return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in objects}
 
 

@@ -26,11 +26,14 @@ from harness.settings import REPO_ROOT
 from harness.targets import TargetStartError
 from harness.targets.k8s import (
     APP_IDS,
+    DEFAULT_CONTEXT,
+    DEFAULT_NAMESPACE,
     FALLBACK_HOST_PORTS,
     NODE_PORTS,
     K3dSettings,
     K3dTarget,
     K3dTargetError,
+    KubeAccess,
     host_ports,
 )
 from harness.targets.port_forward import PortForward
@@ -360,3 +363,11 @@ def test_urls_off_this_machine_are_refused(variable: str, value: str) -> None:
 def test_timeouts_must_be_finite() -> None:
     with pytest.raises(SettingsError, match="must be a number of seconds"):
         K3dSettings.from_env({"K3D_READY_TIMEOUT": "nan"})
+
+
+def test_the_cluster_comes_from_the_environment_or_the_defaults() -> None:
+    env = {"KUBECONFIG": "/k/config", "K3D_CONTEXT": "ctx", "K3D_NAMESPACE": "ns"}
+    assert KubeAccess.from_env(env) == KubeAccess("ctx", "ns", "/k/config")
+    assert KubeAccess.from_env({}) == KubeAccess(DEFAULT_CONTEXT, DEFAULT_NAMESPACE, None)
+    settings = K3dSettings.from_env(env)
+    assert (settings.context, settings.namespace, settings.kubeconfig) == ("ctx", "ns", "/k/config")
