@@ -75,13 +75,22 @@ def broker_topics(resources_dir: Path, environ: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(topics))
 
 
+NAME_RESOLVER_GC_OFF = "0"
+
+
 def render_configuration(
     resource: dict[str, Any], name_db: Path, otlp_endpoint: str | None = None
 ) -> dict[str, Any]:
     resolver = resource["spec"]["nameResolution"]
     if resolver.get("component") != "sqlite":
         raise ValueError("the local stack needs the sqlite name resolver (mDNS would multicast)")
-    resolver.setdefault("configuration", {})["connectionString"] = str(name_db)
+    configuration = resolver.setdefault("configuration", {})
+    configuration["connectionString"] = str(name_db)
+    # The resolver's garbage collector deletes the live registrations instead of the stale
+    # ones (Dapr 1.16 to 1.18: `last_update < updateInterval`), and every daprd then exits on
+    # "Host registration lost": an hour after the start, by default. A stale row is harmless,
+    # since lookups skip rows older than updateInterval, so the collector stays off.
+    configuration["cleanupInterval"] = NAME_RESOLVER_GC_OFF
     if otlp_endpoint:  # Jaeger runs: the sidecars export their spans to it over OTLP/HTTP
         tracing = resource["spec"].setdefault("tracing", {"samplingRate": "1"})
         tracing["otel"] = {"endpointAddress": otlp_endpoint, "isSecure": False, "protocol": "http"}

@@ -32,8 +32,15 @@ def test_configuration_uses_the_sqlite_resolver_file(tmp_path):
     config = {"spec": {"nameResolution": {"component": "sqlite", "configuration": {}}}}
     rendered = render_configuration(config, tmp_path / "names.db")
     assert rendered["spec"]["nameResolution"]["configuration"] == {
-        "connectionString": str(tmp_path / "names.db")
+        "connectionString": str(tmp_path / "names.db"),
+        "cleanupInterval": "0",
     }
+
+
+def test_the_resolvers_garbage_collector_is_off_whatever_the_file_says(tmp_path):
+    resolver = {"component": "sqlite", "configuration": {"cleanupInterval": "1h"}}
+    rendered = render_configuration({"spec": {"nameResolution": resolver}}, tmp_path / "n.db")
+    assert rendered["spec"]["nameResolution"]["configuration"]["cleanupInterval"] == "0"
 
 
 def test_configuration_refuses_mdns(tmp_path):
