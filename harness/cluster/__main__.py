@@ -39,7 +39,7 @@ from harness.cluster.pods import pod_problem
 from harness.cluster.port_mappings import Mapping, mappings, target_env
 from harness.cluster.settings import NODE_NAME, ClusterSettings
 from harness.errors import HarnessError
-from harness.images import DOCKERFILES, build_all, image_size, service_image
+from harness.images import DOCKERFILES, service_image
 from harness.kube_apiserver import HOST, launch
 from harness.kube_apply import DAPR_NAMESPACE
 from harness.longrun import say as progress_for
@@ -182,7 +182,7 @@ def supervise() -> int:
             workload.manifest_documents() + workload.manifest_documents(workload.LOAD_MANIFESTS)
         )
         workload.ensure_images(workload_images, progress)
-        phases["images built (when absent)"] = time.monotonic() - started
+        phases["images built (ours again, pinned ones when absent)"] = time.monotonic() - started
         images = (*services, *workload_images, *dapr.images())
         cluster = Cluster(s, images=images, progress=progress)
         cluster.start()
@@ -264,11 +264,8 @@ def _start_relays(cluster: Cluster) -> list[Mapping]:
 
 
 def _service_images() -> tuple[str, ...]:
-    """Both service images, built with harness.images when one is missing."""
-    refs = tuple(service_image(app_id) for app_id in DOCKERFILES)
-    if any(image_size(ref) is None for ref in refs):
-        build_all()
-    return refs
+    """Both service images (workload.ensure_images builds them from the checkout)."""
+    return tuple(service_image(app_id) for app_id in DOCKERFILES)
 
 
 # -- down and status --------------------------------------------------------------------

@@ -31,6 +31,19 @@ def test_an_image_without_a_build_is_named() -> None:
         workload.ensure_images(("redis:8.0",), print)
 
 
+def test_the_suites_own_images_are_built_again_and_pinned_ones_only_when_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+    builders = {ref: (lambda p, ref=ref: built.append(ref)) for ref in workload.IMAGE_BUILDERS}
+    shared = builders["k3d-dapr-suite-registry:5111/service-1:dev"]
+    builders["k3d-dapr-suite-registry:5111/service-2:dev"] = shared  # one build makes both
+    monkeypatch.setattr(workload, "IMAGE_BUILDERS", builders)
+    monkeypatch.setattr(workload, "image_size", lambda ref: 1)  # every image is present
+    workload.ensure_images(tuple(builders), print)
+    assert built == ["k3d-dapr-suite-registry:5111/service-1:dev", workload.LOAD_MANIFEST_IMAGE]
+
+
 def test_pull_policy_is_never_on_the_copies_and_the_manifests_stay_as_they_are() -> None:
     docs = workload.manifest_documents()
     services = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"]
