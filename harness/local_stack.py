@@ -21,6 +21,7 @@ import yaml
 
 from harness import containers
 from harness.daprd import ensure_daprd
+from harness.daprd_log import name_resolver_failure, name_resolver_started
 from harness.errors import HarnessError
 from harness.jaeger import config as jaeger_config
 from harness.jaeger import ensure_jaeger
@@ -42,12 +43,17 @@ from harness.wait import poll
 SUBSCRIBED_TOPICS = {"t1", "t2"}
 
 
+def _never_broken() -> str | None:
+    return None
+
+
 @dataclass
 class Component:
-    """A process of the stack and how to tell that it is ready."""
+    """A process of the stack, how to tell that it is ready, and why it never will be."""
 
     process: ManagedProcess
     ready: Callable[[], bool]
+    broken: Callable[[], str | None] = _never_broken  # a reason once waiting is pointless
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -117,7 +123,8 @@ class LocalStack:
 
     def _prepare_run_dir(self) -> None:
         run = self.settings.run_dir
-        stale_files = ("nameresolution.db", "ledger.db", "ledger.db-wal", "ledger.db-shm")
+        databases = ("nameresolution.db", "ledger.db")
+        stale_files = [f"{db}{suffix}" for db in databases for suffix in ("", "-wal", "-shm")]
         for stale in ("prometheus-data", "redis", "broker", "logs", *stale_files):
             path = run / stale
             if path.is_dir():
@@ -273,11 +280,18 @@ class LocalStack:
         process = ManagedProcess(
             f"daprd-{app_id}", argv, self._log(f"daprd-{app_id}"), env=env, cwd=s.run_dir
         )
-        return Component(process, lambda: self._daprd_ready(app_id, ports))
+        return Component(
+            process,
+            lambda: self._daprd_ready(app_id, ports, process),
+            lambda: name_resolver_failure(process.log_since_start()),
+        )
 
-    def _daprd_ready(self, app_id: str, ports: SidecarPorts) -> bool:
+    def _daprd_ready(self, app_id: str, ports: SidecarPorts, process: ManagedProcess) -> bool:
         base = self.settings.url(ports.http)
         if _http_status(f"{base}/v1.0/healthz") != 204:
+            return False
+        if not name_resolver_started(process.log_since_start()):
+            self.waiting_for[process.name] = "daprd has not started its name resolver"
             return False
         if app_id != "service-1":
             return True
@@ -328,6 +342,7 @@ class LocalStack:
         def still_pending() -> list[str]:
             for name in list(pending):
                 self._check_alive(name)
+                self._check_not_broken(name)
                 if self._is_ready(name):
                     pending.remove(name)
                     self._say(f"{name} ready")
@@ -355,6 +370,11 @@ class LocalStack:
         code = process.exit_code()
         if code is not None:
             self._fail(name, f"exited with code {code}")
+
+    def _check_not_broken(self, name: str) -> None:
+        reason = self.components[name].broken()
+        if reason:
+            self._fail(name, f"cannot get ready: {reason}")
 
     def _fail(self, name: str, what: str, timeout: float | None = None) -> None:
         within = f" within {timeout:g}s" if timeout else ""

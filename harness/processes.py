@@ -197,10 +197,12 @@ class ManagedProcess:
     env: dict[str, str] = field(default_factory=dict, repr=False)  # may carry tokens
     cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
+    log_start: int = 0  # where the latest start's output begins: the log is appended to
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            self.log_start = log.tell()
             self.popen = subprocess.Popen(  # argv is built by the harness
                 self.argv,
                 stdin=subprocess.DEVNULL,
@@ -238,3 +240,12 @@ class ManagedProcess:
 
     def log_tail(self, lines: int = 40) -> str:
         return tail(self.log_path, lines)
+
+    def log_since_start(self) -> str:
+        """What the process wrote since its latest start."""
+        try:
+            with self.log_path.open("rb") as handle:
+                handle.seek(self.log_start)
+                return handle.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""

@@ -76,6 +76,7 @@ def broker_topics(resources_dir: Path, environ: dict[str, str]) -> list[str]:
 
 
 NAME_RESOLVER_GC_OFF = "0"
+NAME_RESOLVER_BUSY_TIMEOUT = "5s"
 
 
 def render_configuration(
@@ -91,6 +92,10 @@ def render_configuration(
     # "Host registration lost": an hour after the start, by default. A stale row is harmless,
     # since lookups skip rows older than updateInterval, so the collector stays off.
     configuration["cleanupInterval"] = NAME_RESOLVER_GC_OFF
+    # The sidecars start together on a new file, and each creates its tables in an exclusive
+    # transaction: at the resolver's default 800 ms wait for a lock, a busy machine made one
+    # sidecar give up and run without a name resolver.
+    configuration.setdefault("busyTimeout", NAME_RESOLVER_BUSY_TIMEOUT)
     if otlp_endpoint:  # Jaeger runs: the sidecars export their spans to it over OTLP/HTTP
         tracing = resource["spec"].setdefault("tracing", {"samplingRate": "1"})
         tracing["otel"] = {"endpointAddress": otlp_endpoint, "isSecure": False, "protocol": "http"}

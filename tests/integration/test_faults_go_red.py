@@ -84,5 +84,6 @@ def test_the_scenario_goes_red(breakage: Breakage, tmp_path):
     result = run_faults(tmp_path, offset, breakage.scenario, breakage.env)
     output = result.stdout + result.stderr
     assert result.returncode == 1, f"{breakage.scenario} stayed green\n{output[-3000:]}"
-    assert f"FAILED e2e/faults/test_faults.py::test_scenario[{breakage.scenario}]" in output
+    failed = f"FAILED e2e/faults/test_faults.py::test_scenario[{breakage.scenario}]"
+    assert failed in output, f"not a failed check but an error\n{output[-3000:]}"
     assert breakage.says in output, output[-3000:]

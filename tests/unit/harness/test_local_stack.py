@@ -82,3 +82,19 @@ def test_a_dead_component_is_named_at_once(tmp_path):
     )
     with pytest.raises(HarnessError, match=r"(?s)^dead exited with code 1; log .*address in use"):
         stack._wait_ready(["dead"])
+
+
+def test_a_broken_component_is_named_at_once_with_the_reason(tmp_path):
+    (tmp_path / "daprd.log").write_text("level=error msg=no resolver\n")
+    stack = stack_of(
+        tmp_path,
+        "30",
+        daprd=Component(
+            StandIn(tmp_path / "daprd.log"),  # type: ignore[arg-type]
+            lambda: False,
+            lambda: "its name resolver failed",
+        ),
+    )
+    said = r"(?s)^daprd cannot get ready: its name resolver failed; log .*no resolver"
+    with pytest.raises(HarnessError, match=said):
+        stack._wait_ready(["daprd"])

@@ -88,3 +88,13 @@ def test_tree_cpu_seconds_adds_the_children_of_a_process(tmp_path: Path):
         assert parent.stdout is not None
         parent.stdout.close()
     assert tree_cpu_seconds(parent.pid) == 0.0  # gone: nothing to read
+
+
+def test_the_log_since_start_leaves_out_earlier_runs(tmp_path):
+    process = started("print('first run')", tmp_path / "twice.log")
+    assert process.popen is not None and process.popen.wait(5) == 0
+    process.argv = [sys.executable, "-c", "print('second run')"]
+    process.start()
+    assert process.popen.wait(5) == 0
+    assert process.log_since_start() == "second run\n"
+    assert process.log_tail() == "first run\nsecond run\n", "the log keeps both"

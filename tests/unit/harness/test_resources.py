@@ -34,7 +34,14 @@ def test_configuration_uses_the_sqlite_resolver_file(tmp_path):
     assert rendered["spec"]["nameResolution"]["configuration"] == {
         "connectionString": str(tmp_path / "names.db"),
         "cleanupInterval": "0",
+        "busyTimeout": "5s",
     }
+
+
+def test_a_busy_timeout_the_file_sets_is_kept(tmp_path):
+    resolver = {"component": "sqlite", "configuration": {"busyTimeout": "9s"}}
+    rendered = render_configuration({"spec": {"nameResolution": resolver}}, tmp_path / "n.db")
+    assert rendered["spec"]["nameResolution"]["configuration"]["busyTimeout"] == "9s"
 
 
 def test_the_resolvers_garbage_collector_is_off_whatever_the_file_says(tmp_path):
