@@ -50,6 +50,8 @@ from harness.settings import REPO_ROOT
 from harness.wait import poll
 
 SUPERVISE = "_supervise"
+# Both services' images, under the names the node imports (workload.ensure_images builds them)
+SERVICE_IMAGES = tuple(service_image(app_id) for app_id in DOCKERFILES)
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,12 @@ def supervise() -> int:
         env: dict[str, str] = {}
         started = time.monotonic()
         dapr.ensure_images(progress)
-        services = _service_images()
         workload_images = workload.images(
             workload.manifest_documents() + workload.manifest_documents(workload.LOAD_MANIFESTS)
         )
         workload.ensure_images(workload_images, progress)
         phases["images built (ours again, pinned ones when absent)"] = time.monotonic() - started
-        images = (*services, *workload_images, *dapr.images())
+        images = (*SERVICE_IMAGES, *workload_images, *dapr.images())
         cluster = Cluster(s, images=images, progress=progress)
         cluster.start()
         phases.update(_node_phases(cluster))
@@ -261,11 +262,6 @@ def _start_relays(cluster: Cluster) -> list[Mapping]:
         launch(relay, partial(accepts, HOST, m.host_port), 10, cluster.progress)
     cluster.progress("host ports: " + ", ".join(f"{m.name} {m.url}" for m in found))
     return found
-
-
-def _service_images() -> tuple[str, ...]:
-    """Both service images (workload.ensure_images builds them from the checkout)."""
-    return tuple(service_image(app_id) for app_id in DOCKERFILES)
 
 
 # -- down and status --------------------------------------------------------------------

@@ -115,9 +115,7 @@ class KubeAccess:
 class K3dSettings:
     """Where the cluster is; every field defaults from cluster.yaml or the environment."""
 
-    context: str = DEFAULT_CONTEXT
-    namespace: str = DEFAULT_NAMESPACE
-    kubeconfig: str | None = None
+    access: KubeAccess = field(default_factory=KubeAccess)
     service1_url: str = ""
     service2_url: str = ""
     prometheus_url: str = ""
@@ -147,11 +145,8 @@ class K3dSettings:
         metrics.update(
             {app: require_loopback(u, "K3D_DAPRD_METRICS_URLS") for app, u in extra.items()}
         )
-        access = KubeAccess.from_env(env)
         return cls(
-            context=access.context,
-            namespace=access.namespace,
-            kubeconfig=access.kubeconfig,
+            access=KubeAccess.from_env(env),
             service1_url=url("service-1", "K3D_SERVICE1_URL"),
             service2_url=url("service-2", "K3D_SERVICE2_URL"),
             prometheus_url=url("prometheus", "K3D_PROMETHEUS_URL"),
@@ -213,8 +208,8 @@ class K3dTarget(Lifecycle):
             10.0 if self.settings.t2_delay_seconds is None else self.settings.t2_delay_seconds
         )
         self.pubsub_type = "pubsub.redis"  # k3d/manifests/22-dapr-components.yaml
-        self.namespace = self.settings.namespace
-        self.context = self.settings.context
+        self.namespace = self.settings.access.namespace
+        self.context = self.settings.access.context
         self._api: Any = None
 
     # --- life cycle ---
@@ -362,7 +357,7 @@ class K3dTarget(Lifecycle):
             configuration = client.Configuration()
             try:
                 config.load_kube_config(
-                    config_file=self.settings.kubeconfig,
+                    config_file=self.settings.access.kubeconfig,
                     context=self.context,
                     client_configuration=configuration,
                     persist_config=False,

@@ -74,7 +74,7 @@ class AiohttpSend:
     ) -> DaprdAnswer:
         try:
             async with self._session.request(
-                method, self._url(url), headers=dict(headers), data=body,
+                method, self._url(url), headers=headers, data=body,
                 allow_redirects=False, timeout=self._timeout,
             ) as response:  # fmt: skip
                 return DaprdAnswer(response.status, await response.read())

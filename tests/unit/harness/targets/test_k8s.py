@@ -84,7 +84,7 @@ def test_urls_default_from_cluster_yaml() -> None:
         "service-1": "http://127.0.0.1:19091/metrics",
         "service-2": "http://127.0.0.1:19092/metrics",
     }
-    assert settings.context == "k3d-dapr-suite"
+    assert settings.access.context == "k3d-dapr-suite"
     assert settings.t2_delay_seconds is None
     assert K3dTarget(settings).t2_delay_seconds == 10.0
 
@@ -121,10 +121,10 @@ def test_environment_overrides() -> None:
     assert settings.prometheus_url == "http://127.0.0.1:3333"
     assert settings.daprd_metrics_urls["service-1"] == "http://127.0.0.1:4444/metrics"
     assert settings.daprd_metrics_urls["service-2"] == "http://127.0.0.1:19092/metrics"
-    assert (settings.context, settings.namespace) == ("k3d-other", "elsewhere")
+    assert (settings.access.context, settings.access.namespace) == ("k3d-other", "elsewhere")
     assert settings.t2_delay_seconds == 2.5
     assert settings.ready_timeout_seconds == 5
-    assert settings.kubeconfig == "/tmp/kubeconfig"
+    assert settings.access.kubeconfig == "/tmp/kubeconfig"
     assert K3dTarget(settings).t2_delay_seconds == 2.5
 
 
@@ -369,5 +369,4 @@ def test_the_cluster_comes_from_the_environment_or_the_defaults() -> None:
     env = {"KUBECONFIG": "/k/config", "K3D_CONTEXT": "ctx", "K3D_NAMESPACE": "ns"}
     assert KubeAccess.from_env(env) == KubeAccess("ctx", "ns", "/k/config")
     assert KubeAccess.from_env({}) == KubeAccess(DEFAULT_CONTEXT, DEFAULT_NAMESPACE, None)
-    settings = K3dSettings.from_env(env)
-    assert (settings.context, settings.namespace, settings.kubeconfig) == ("ctx", "ns", "/k/config")
+    assert K3dSettings.from_env(env).access == KubeAccess("ctx", "ns", "/k/config")

@@ -188,6 +188,35 @@ def test_checkpoint_from_another_thread_while_writing(ledger: Ledger, ledger_pat
     reopened.close()
 
 
+def test_the_wal_stays_bounded_under_writes_that_never_pause(
+    ledger: Ledger, ledger_path: Path
+) -> None:
+    # A passive checkpoint alone never reaches the end of a WAL that is written to all the
+    # time, so the WAL never starts over: here it grew to 100 MiB.
+    wal = ledger_path.with_name(ledger_path.name + "-wal")
+    writing = threading.Event()
+    largest = 0
+
+    def checkpoint_while_writing() -> None:
+        nonlocal largest
+        writing.wait()
+        while writing.is_set():
+            ledger.checkpoint(restart_bytes=256 * 1024)
+            largest = max(largest, wal.stat().st_size)
+
+    checkpointer = threading.Thread(target=checkpoint_while_writing)
+    checkpointer.start()
+    writing.set()
+    try:
+        for index in range(6000):
+            ledger.answered(ledger.received(delivery(f"e{index}")), "SUCCESS")
+    finally:
+        writing.clear()
+        checkpointer.join()
+    assert largest < 32 * 1024 * 1024, f"the WAL grew to {largest / 2**20:.1f} MiB"
+    assert len(ledger.records("r1")) == 6000
+
+
 # --- reads by cursor ------------------------------------------------------------------------
 
 
