@@ -41,6 +41,7 @@ from harness.tools import STACK_COMMANDS, ensure_tools
 from harness.wait import poll
 
 SUBSCRIBED_TOPICS = {"t1", "t2"}
+LEVELS_LOGGING_INFO = ("debug", "info")
 
 
 def _never_broken() -> str | None:
@@ -257,8 +258,11 @@ class LocalStack:
         ports: SidecarPorts,
         resources: Path,
         config: Path,
+        name: str = "",
     ) -> Component:
+        """daprd beside `app_id`; `name` (default daprd-<app id>) names its process and log."""
         s = self.settings
+        name = name or f"daprd-{app_id}"
         argv = [
             str(binary),
             "--app-id", app_id,
@@ -277,9 +281,7 @@ class LocalStack:
             "--log-level", s.log_level,
         ]  # fmt: skip
         env = {"DAPR_HOST_IP": s.host, **self.tokens.daprd_env()}
-        process = ManagedProcess(
-            f"daprd-{app_id}", argv, self._log(f"daprd-{app_id}"), env=env, cwd=s.run_dir
-        )
+        process = ManagedProcess(name, argv, self._log(name), env=env, cwd=s.run_dir)
         return Component(
             process,
             lambda: self._daprd_ready(app_id, ports, process),
@@ -290,7 +292,7 @@ class LocalStack:
         base = self.settings.url(ports.http)
         if _http_status(f"{base}/v1.0/healthz") != 204:
             return False
-        if not name_resolver_started(process.log_since_start()):
+        if not self._resolver_started(process):
             self.waiting_for[process.name] = "daprd has not started its name resolver"
             return False
         if app_id != "service-1":
@@ -298,11 +300,20 @@ class LocalStack:
         metadata = _get(f"{base}/v1.0/metadata", self.tokens.dapr_headers()).json()
         topics = {sub.get("topic") for sub in metadata.get("subscriptions") or []}
         missing = SUBSCRIBED_TOPICS - topics
-        self.waiting_for[f"daprd-{app_id}"] = (
+        self.waiting_for[process.name] = (
             f"daprd registered subscriptions {sorted(t for t in topics if t)}, "
             f"missing {sorted(missing)}"
         )
         return not missing
+
+    def _resolver_started(self, process: ManagedProcess) -> bool:
+        """daprd starts its name resolver, or fails to, before its health check answers; the
+        line saying it started is logged at info level and below only."""
+        log = process.log_since_start()
+        if name_resolver_failure(log):
+            return False  # `broken` names it
+        quiet = self.settings.log_level.lower() not in LEVELS_LOGGING_INFO
+        return quiet or name_resolver_started(log)
 
     # -- starting ---------------------------------------------------------------------
 

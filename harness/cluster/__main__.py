@@ -51,7 +51,7 @@ from harness.wait import poll
 
 SUPERVISE = "_supervise"
 # Both services' images, under the names the node imports (workload.ensure_images builds them)
-SERVICE_IMAGES = tuple(service_image(app_id) for app_id in DOCKERFILES)
+SUITE_SERVICE_IMAGES = tuple(service_image(app_id) for app_id in DOCKERFILES)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def supervise() -> int:
         )
         workload.ensure_images(workload_images, progress)
         phases["images built (ours again, pinned ones when absent)"] = time.monotonic() - started
-        images = (*SERVICE_IMAGES, *workload_images, *dapr.images())
+        images = (*SUITE_SERVICE_IMAGES, *workload_images, *dapr.images())
         cluster = Cluster(s, images=images, progress=progress)
         cluster.start()
         phases.update(_node_phases(cluster))

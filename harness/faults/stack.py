@@ -169,11 +169,11 @@ class FaultStack(LocalStack):
             app = self._service(
                 "service-1", s.service1_app, extra.replica_app, extra.replica_sidecar
             )
-            sidecar = self._daprd(
-                daprd, "service-1", extra.replica_app, extra.replica_sidecar, resources, config
-            )
-            components[REPLICA] = self._renamed(app, REPLICA)
-            components[f"daprd-{REPLICA}"] = self._renamed(sidecar, f"daprd-{REPLICA}")
+            components[REPLICA] = self._renamed(app, REPLICA)  # its readiness is its URL
+            components[f"daprd-{REPLICA}"] = self._daprd(
+                daprd, "service-1", extra.replica_app, extra.replica_sidecar, resources, config,
+                name=f"daprd-{REPLICA}",
+            )  # fmt: skip
         return components
 
     def _renamed(self, component: Component, name: str) -> Component:

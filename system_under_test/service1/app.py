@@ -468,7 +468,8 @@ async def checkpoint_every(ledger: Ledger, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            await asyncio.to_thread(ledger.checkpoint)
+            if not await asyncio.to_thread(ledger.checkpoint):
+                log.info("ledger WAL not restarted: readers were busy")
         except sqlite3.Error as err:
             log.warning("ledger checkpoint failed: %s", err)
 

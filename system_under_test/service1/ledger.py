@@ -109,28 +109,27 @@ class Ledger:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
-    def checkpoint(self, restart_bytes: int = WAL_RESTART_BYTES) -> None:
+    def checkpoint(self, restart_bytes: int = WAL_RESTART_BYTES) -> bool:
         """Copy the WAL into the database file; safe to call from a worker thread.
 
         A passive checkpoint never holds up the writer, but with writes arriving all the time
         it never reaches the WAL's end either, and only a WAL copied to its end starts again
         from the beginning: at 320 msgs/s it grew by 200 MB a minute, and service-1 by the
-        WAL index it maps. Past `restart_bytes` a restarting checkpoint holds the writer for
-        the few frames written since the passive one, and the next write starts the WAL over.
+        WAL index it maps. Once the WAL holds more than `restart_bytes`, a restarting
+        checkpoint follows: it holds up the writer (the event loop) while it copies the
+        frames written since the passive one, syncs, and waits up to RESTART_WAIT_MS for
+        readers; the next write then starts the WAL over. False: that restart found readers
+        still busy (the next checkpoint tries again).
         """
         with closing(sqlite3.connect(self.path, check_same_thread=False)) as checkpointer:
             checkpointer.execute("PRAGMA busy_timeout=5000")
-            checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            if self._wal_bytes() > restart_bytes:
-                # a reader still busy after this long: the next checkpoint tries again
-                checkpointer.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
-                checkpointer.execute("PRAGMA wal_checkpoint(RESTART)")
-
-    def _wal_bytes(self) -> int:
-        try:
-            return self.path.with_name(f"{self.path.name}-wal").stat().st_size
-        except FileNotFoundError:
-            return 0
+            _, frames, _ = checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            page_size = checkpointer.execute("PRAGMA page_size").fetchone()[0]
+            if frames * page_size <= restart_bytes:
+                return True
+            checkpointer.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            busy, _, _ = checkpointer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            return not busy
 
     def _reader(self) -> sqlite3.Connection:
         """A read-only connection of its own, for a query run in a worker thread."""

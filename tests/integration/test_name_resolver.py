@@ -95,6 +95,7 @@ def test_the_harness_configuration_keeps_daprd_registered(tmp_path: Path) -> Non
 
 
 LOCK_SECONDS = 2.0  # longer than the resolver's own 800 ms wait, shorter than the harness's
+OPENING = "Configuring SQLite name resolution with path"  # logged just before the migrations
 
 
 @contextlib.contextmanager
@@ -110,28 +111,38 @@ def tables_locked(db: Path) -> Iterator[None]:
         connection.close()
 
 
-def resolver_start(tmp_path: Path, resolver: dict[str, object], db: Path) -> str:
-    """daprd's log once its resolver started or failed, with the tables locked LOCK_SECONDS."""
+def settled(log: Path) -> str:
+    """daprd's log once its name resolver has started or failed (15 s at most)."""
+    return str(poll(
+        log.read_text,
+        lambda text: name_resolver_started(text) or name_resolver_failure(text) is not None,
+        timeout=15, interval=0.1, on_timeout="return",
+    ))  # fmt: skip
+
+
+def resolver_start(
+    tmp_path: Path, resolver: dict[str, object], db: Path, unlock_after: float | None
+) -> str:
+    """daprd's log once its resolver started or failed, the tables locked from before its
+    start until `unlock_after` seconds after it opened the file (None: throughout)."""
     log = tmp_path / "daprd.log"
-    with tables_locked(db):
+    with contextlib.ExitStack() as lock:
+        lock.enter_context(tables_locked(db))
         process = started_daprd(tmp_path, resolver, log)
-        time.sleep(LOCK_SECONDS)
-    try:
-        settled = poll(
-            log.read_text,
-            lambda text: name_resolver_started(text) or name_resolver_failure(text) is not None,
-            timeout=15, interval=0.1, on_timeout="return",
-        )  # fmt: skip
-    finally:
-        process.kill()
-        process.wait()
-    return str(settled)
+        try:
+            poll(log.read_text, lambda text: OPENING in text, timeout=15, what="daprd's open")
+            if unlock_after is not None:
+                time.sleep(unlock_after)
+                lock.close()
+            return settled(log)
+        finally:
+            process.kill()
+            process.wait()
 
 
 def test_the_resolvers_own_wait_gives_up_on_a_locked_file(tmp_path: Path) -> None:
     db = tmp_path / "names.db"
-    log = resolver_start(tmp_path, sqlite_resolver(db, "0"), db)
-    assert not name_resolver_started(log), "Dapr waits longer now: the harness's wait may go"
+    log = resolver_start(tmp_path, sqlite_resolver(db, "0"), db, unlock_after=None)
     assert "database is locked" in str(name_resolver_failure(log)), log[-2000:]
 
 
@@ -139,7 +150,7 @@ def test_the_harness_configuration_waits_out_a_locked_file(tmp_path: Path) -> No
     db = tmp_path / "names.db"
     resolver = sqlite_resolver(tmp_path / "ignored.db", "0")
     rendered = render_configuration({"spec": {"nameResolution": resolver}}, db)
-    log = resolver_start(tmp_path, rendered["spec"]["nameResolution"], db)
+    log = resolver_start(tmp_path, rendered["spec"]["nameResolution"], db, LOCK_SECONDS)
     assert name_resolver_started(log), log[-2000:]
 
 
@@ -163,5 +174,6 @@ def test_a_sidecar_without_a_name_resolver_stops_the_start(tmp_path: Path) -> No
             stack.start()
     finally:
         stack.lock.close()
+        stack.stop()  # already stopped unless the start wrongly succeeded
     assert "nr (sqlite/v1): failed to perform migrations" in str(failure.value)
     assert all(c.process.gone() for c in stack.components.values()), "the rest is stopped"

@@ -98,3 +98,36 @@ def test_a_broken_component_is_named_at_once_with_the_reason(tmp_path):
     said = r"(?s)^daprd cannot get ready: its name resolver failed; log .*no resolver"
     with pytest.raises(HarnessError, match=said):
         stack._wait_ready(["daprd"])
+
+
+class Logged:
+    """What `_resolver_started` asks of a ManagedProcess."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def log_since_start(self) -> str:
+        return self.text
+
+
+RESOLVER_STARTED = 'level=info msg="Initialized name resolution to sqlite"\n'
+RESOLVER_FAILED = (
+    'level=error msg="[INIT_COMPONENT_FAILURE]: initialization error occurred for nr '
+    '(sqlite/v1): failed to perform migrations: database is locked"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("level", "log", "started"),
+    [
+        ("info", RESOLVER_STARTED, True),
+        ("info", "", False),
+        ("debug", RESOLVER_FAILED, False),
+        ("warn", "", True),  # the line saying it started is not logged at warn
+        ("warn", RESOLVER_FAILED, False),
+    ],
+)
+def test_daprd_has_its_name_resolver_when_its_log_says_so(tmp_path, level, log, started):
+    env = {"HARNESS_RUN_DIR": str(tmp_path), "HARNESS_DAPR_LOG_LEVEL": level}
+    stack = LocalStack(StackSettings.from_env(env), quiet=True)
+    assert stack._resolver_started(Logged(log)) is started  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,14 +196,19 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(
     # time, so the WAL never starts over: here it grew to 100 MiB.
     wal = ledger_path.with_name(ledger_path.name + "-wal")
     writing = threading.Event()
+    errors: list[BaseException] = []
     largest = 0
 
     def checkpoint_while_writing() -> None:
         nonlocal largest
         writing.wait()
-        while writing.is_set():
-            ledger.checkpoint(restart_bytes=256 * 1024)
-            largest = max(largest, wal.stat().st_size)
+        try:
+            while writing.is_set():
+                ledger.checkpoint(restart_bytes=8 * 1024 * 1024)
+                largest = max(largest, wal.stat().st_size)
+                time.sleep(0.005)
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            errors.append(err)
 
     checkpointer = threading.Thread(target=checkpoint_while_writing)
     checkpointer.start()
@@ -213,6 +219,7 @@ def test_the_wal_stays_bounded_under_writes_that_never_pause(
     finally:
         writing.clear()
         checkpointer.join()
+    assert errors == []
     assert largest < 32 * 1024 * 1024, f"the WAL grew to {largest / 2**20:.1f} MiB"
     assert len(ledger.records("r1")) == 6000
 
