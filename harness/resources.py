@@ -77,6 +77,7 @@ def broker_topics(resources_dir: Path, environ: dict[str, str]) -> list[str]:
 
 NAME_RESOLVER_GC_OFF = "0"
 NAME_RESOLVER_BUSY_TIMEOUT = "5s"
+NAME_RESOLVER_TIMEOUT = "3s"
 
 
 def render_configuration(
@@ -96,6 +97,11 @@ def render_configuration(
     # transaction: at the resolver's default 800 ms wait for a lock, a busy machine made one
     # sidecar give up and run without a name resolver.
     configuration.setdefault("busyTimeout", NAME_RESOLVER_BUSY_TIMEOUT)
+    # A sidecar renews its row every updateInterval - timeout (5 s - 1 s by default), and lookups
+    # skip rows older than updateInterval: one renewal held up past the 1 s timeout left its
+    # app without a host for seconds ("no host found", in an hour's soak). At 3 s a renewal
+    # every 2 s leaves room for one to fail, and a dead sidecar's row still ages out in 5 s.
+    configuration.setdefault("timeout", NAME_RESOLVER_TIMEOUT)
     if otlp_endpoint:  # Jaeger runs: the sidecars export their spans to it over OTLP/HTTP
         tracing = resource["spec"].setdefault("tracing", {"samplingRate": "1"})
         tracing["otel"] = {"endpointAddress": otlp_endpoint, "isSecure": False, "protocol": "http"}

@@ -91,7 +91,9 @@ def test_the_harness_configuration_keeps_daprd_registered(tmp_path: Path) -> Non
     rendered = render_configuration({"spec": {"nameResolution": resolver}}, tmp_path / "names.db")
     alive, log = daprd_outlives(tmp_path, rendered["spec"]["nameResolution"])
     assert alive, f"daprd exited:\n{log[-2000:]}"
+    assert name_resolver_started(log), log[-2000:]
     assert "Host registration lost" not in log
+    assert "Failed to update host registration" not in log
 
 
 LOCK_SECONDS = 2.0  # longer than the resolver's own 800 ms wait, shorter than the harness's

@@ -35,6 +35,7 @@ def test_configuration_uses_the_sqlite_resolver_file(tmp_path):
         "connectionString": str(tmp_path / "names.db"),
         "cleanupInterval": "0",
         "busyTimeout": "5s",
+        "timeout": "3s",
     }
 
 
