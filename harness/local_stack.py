@@ -30,6 +30,7 @@ from harness.processes import ManagedProcess, fatal_message, stop_all
 from harness.progress import say
 from harness.resources import (
     broker_topics,
+    create_name_db,
     prometheus_config,
     render_dapr_resources,
     render_prometheus_config,
@@ -134,6 +135,7 @@ class LocalStack:
                 path.unlink()
         (run / "logs").mkdir(parents=True, exist_ok=True)
         (run / "redis").mkdir(parents=True, exist_ok=True)
+        create_name_db(run / "nameresolution.db")
 
     def _images(self) -> list[tuple[str, str, int]]:
         """(app id, image, port) of each service that runs from an image."""

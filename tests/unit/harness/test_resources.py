@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sqlite3
 
 import pytest
 import yaml
@@ -10,6 +12,7 @@ import yaml
 from harness.errors import SettingsError
 from harness.resources import (
     SOURCE_DIR,
+    create_name_db,
     prometheus_config,
     render_component,
     render_configuration,
@@ -49,6 +52,12 @@ def test_the_resolvers_garbage_collector_is_off_whatever_the_file_says(tmp_path)
     resolver = {"component": "sqlite", "configuration": {"cleanupInterval": "1h"}}
     rendered = render_configuration({"spec": {"nameResolution": resolver}}, tmp_path / "n.db")
     assert rendered["spec"]["nameResolution"]["configuration"]["cleanupInterval"] == "0"
+
+
+def test_the_name_db_is_made_in_wal_mode(tmp_path):
+    create_name_db(tmp_path / "names.db")
+    with contextlib.closing(sqlite3.connect(tmp_path / "names.db")) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_configuration_refuses_mdns(tmp_path):
