@@ -2,9 +2,8 @@
 
 Lookup order: `$DAPRD`, `daprd` on PATH, then the release's own install path:
 `~/.dapr/bin/daprd` for the pinned release, `~/.dapr/bin/daprd-<version>` for any other
-(the version matrix runs several). When none is there, the official release archive is
-used where it can be downloaded; otherwise daprd is built from the Go module proxy the way
-the release is built (`-tags allcomponents`, CGO off, version ldflags, with the
+(the version matrix runs several). When none is there, daprd is built from the Go module
+proxy the way the release is built (`-tags allcomponents`, CGO off, version ldflags, with the
 components-contrib version the release's go.mod requires). A binary is checked to report
 the asked version before it is put in place, so a failed or wrong build leaves nothing
 behind. What is present is never rebuilt.
@@ -12,19 +11,14 @@ behind. What is present is never rebuilt.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +32,6 @@ MODULE = "github.com/dapr/dapr"
 COMMAND = f"{MODULE}/cmd/daprd"
 CONTRIB = "github.com/dapr/components-contrib"
 VERSION_PATTERN = re.compile(r"^\d+\.\d+\.\d+(-rc\.\d+)?$")
-RELEASE_URL = "https://github.com/dapr/dapr/releases/download/v{version}/daprd_{os}_{arch}.tar.gz"
 DEFAULT_INSTALL = Path.home() / ".dapr" / "bin" / "daprd"
 
 # Module versions that a Dapr release requires but some Go module proxies do not serve
@@ -180,11 +173,14 @@ def ensure_daprd(version: str, progress: Progress = _say) -> Path:
     if install_to.exists():
         module_info(version)  # an unknown version is named as such before anything else
         raise _wrong_version(install_to, "~/.dapr/bin", reported_version(install_to), version)
-    if shutil.which("go"):
-        module_info(version)  # an unknown or refused version: one line, nothing tried yet
-    progress(f"daprd {version} not found; installing to {install_to}")
-    if not download_release(version, install_to, progress):
-        build_from_module_proxy(version, install_to, progress)
+    if not shutil.which("go"):
+        raise HarnessError(
+            f"daprd {version} is not installed and `go` is not on PATH to build it from the "
+            "Go module proxy; install Go, or point DAPRD at a daprd binary"
+        )
+    module_info(version)  # an unknown or refused version: one line, nothing tried yet
+    progress(f"daprd {version} not found; building it into {install_to}")
+    build_from_module_proxy(version, install_to, progress)
     return install_to
 
 
@@ -195,38 +191,6 @@ def refuse_other_version(binary: Path, version: str) -> None:
         raise HarnessError(
             f"the daprd built for {version} reports {found or 'no version'!r}; not installed"
         )
-
-
-def download_release(version: str, target: Path, progress: Progress) -> bool:
-    """Fetch the official archive and its published sha256; False when either is missing."""
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    url = RELEASE_URL.format(version=version, os="linux", arch=arch)
-    progress(f"trying the release archive {url}")
-    try:
-        data = _fetch(url)
-        published = _fetch(f"{url}.sha256").decode().split()[0].lower()
-    except (OSError, UnicodeDecodeError, IndexError) as exc:
-        progress(f"release archive not usable ({exc}); building from the Go module proxy")
-        return False
-    if hashlib.sha256(data).hexdigest() != published:
-        raise HarnessError(f"{url} does not match its published sha256; not installed")
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            member = archive.extractfile("daprd")
-            binary = member.read() if member else b""
-    except (tarfile.TarError, KeyError) as exc:
-        raise HarnessError(f"{url} is not a daprd release archive: {exc}") from None
-    if not binary:
-        raise HarnessError(f"{url} has no daprd inside")
-    _install_bytes(binary, target, version)
-    progress(f"installed the release binary to {target}")
-    return True
-
-
-def _fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:  # fixed https URL
-        data: bytes = response.read()
-    return data
 
 
 def _install_bytes(data: bytes, target: Path, version: str) -> None:

@@ -198,13 +198,25 @@ def test_a_refused_version_names_what_the_proxy_answered(monkeypatch, tmp_path, 
     )
     refused = subprocess.CompletedProcess([], 1, json.dumps({"Error": answer}), "")
     monkeypatch.setattr(daprd, "_go", lambda *a, **k: refused)
-    monkeypatch.setattr(daprd, "download_release", lambda *a: False)
     assert daprd.main(["--version", "1.17.1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == (
         "error: unknown Dapr version 1.17.1: the Go module proxy does not serve "
         "github.com/dapr/dapr@v1.17.1 (403 Forbidden: This module version is not available.)"
     )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_go_an_absent_daprd_is_named_in_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(daprd, "DEFAULT_INSTALL", tmp_path / "daprd")
+    monkeypatch.setattr(daprd, "locate", lambda version: None)
+    monkeypatch.setattr(daprd.shutil, "which", lambda name: None)
+    assert daprd.main(["--version", "1.16.0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: daprd 1.16.0 is not installed and `go` is not on PATH to build it from the "
+        "Go module proxy; install Go, or point DAPRD at a daprd binary"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
