@@ -18,7 +18,7 @@ import pytest
 
 from e2e.report_html import CheckResult, render_report
 from e2e.scoreboard import SESSION_SCOREBOARD, Scoreboard
-from harness.settings import REPO_ROOT
+from harness.results import results_folder
 
 ENV_VAR = "E2E_REPORT_DIR"
 OPTION = "--e2e-report-dir"
@@ -35,19 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def report_dir(option: str | None, env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ if env is None else env)
-    chosen = option or env.get(ENV_VAR)
-    if chosen:
-        return Path(chosen)
-    return unused(REPO_ROOT / "results" / time.strftime("e2e-%Y%m%d-%H%M%S", time.gmtime()))
-
-
-def unused(folder: Path) -> Path:
-    """Two runs started in the same second get two folders."""
-    candidate, n = folder, 1
-    while candidate.exists():
-        n += 1
-        candidate = folder.with_name(f"{folder.name}-{n}")
-    return candidate
+    return results_folder(option or env.get(ENV_VAR), "e2e")
 
 
 def writable_or_error(folder: Path) -> None:

@@ -27,8 +27,8 @@ from harness.errors import HarnessError
 from harness.faults.load import OpenLoad
 from harness.ledger import arrivals_until_settled, new_run_id
 from harness.local_stack import LocalStack
+from harness.results import require_makeable, results_folder
 from harness.settings import StackSettings
-from loadtests.options import results_dir_of
 
 SUBSCRIBER_SIDECAR = "daprd-service-1"
 DEFAULT_OFFSET = 7000
@@ -120,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         checked(args)
         settings = StackSettings.from_env(env)
+        out = require_makeable(results_folder(args.results_dir, "drain"))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT
-    out = results_dir_of(args.results_dir, kind="drain")
     try:
         with LocalStack(settings) as stack:
             print(f"[drain] subscriber frozen; publishing {args.messages} at {args.rate:g}/s",

@@ -40,11 +40,11 @@ import httpx
 from harness.arguments import command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import stop_group, tree_cpu_seconds
+from harness.results import results_folder
 from harness.settings import REPO_ROOT
 from harness.tokens import SUITE_TOKEN_ENV, SUITE_TOKEN_HEADER
 from harness.wait import WaitTimeout, poll
 from loadtests.messages import message_body
-from loadtests.options import results_dir_of
 from loadtests.run import LocustCommand, build_parser, start_locust, stop_locust, wait_locust
 from loadtests.served_app import pinned_port, served
 
@@ -283,7 +283,7 @@ PHASES: dict[str, Phase] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_bench_parser().parse_args(argv)
-    args.results = results_dir_of(None, "bench-generator")
+    args.results = results_folder(None, "bench-generator")
     stretches: list[Stretch] = []
     try:
         port = args.port or pinned_port(PORT)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
+from harness.results import require_makeable, results_folder
 from harness.settings import StackSettings
 from harness.targets.local import LocalTarget
-from loadtests.options import results_dir_of
 from loadtests.rate_search import Step, locust_step
 
 DEFAULT_OFFSET = 7100
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_arguments().parse_args(argv)
     try:
         rates = checked(args)
-        out = results_dir_of(args.results_dir, kind="overload")
+        out = require_makeable(results_folder(args.results_dir, "overload"))
         stack_settings(args.max_backlog)  # a bad HARNESS_* setting, before anything starts
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -29,8 +29,8 @@ from typing import Any
 from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.brokers import BROKER_NAMES, BROKERS
 from harness.errors import HarnessError
+from harness.results import require_makeable, results_folder
 from harness.settings import REPO_ROOT
-from loadtests.options import results_dir_of
 from loadtests.rate_search import Limits, Step
 
 GATE_LIMIT_SECONDS = 600.0
@@ -267,10 +267,10 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
     try:
         brokers = chosen(args.brokers)
         _check_search_args(search_args)
+        out = require_makeable(results_folder(args.results_dir, "brokers"))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT
-    out = results_dir_of(args.results_dir, kind="brokers")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     try:

@@ -28,6 +28,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from harness.arguments import OPTION_ERROR_EXIT
 from harness.ledger import new_run_id
+from harness.results import results_folder
 from harness.wait import poll
 from loadtests.accounting import Publish
 from loadtests.journal import ProcessJournal
@@ -37,7 +38,6 @@ from loadtests.options import (
     LoadOptionError,
     LoadOptions,
     from_locust,
-    results_dir_of,
 )
 from loadtests.thresholds import Check, broken
 
@@ -159,7 +159,7 @@ class Conductor:
                 options.run_seconds,
                 options.drain_seconds,
             )
-        self.results_dir = results_dir_of(self.parsed.results_dir)
+        self.results_dir = results_folder(self.parsed.results_dir, "load")
         self.test_dirs: dict[str, Path] = {}  # run id -> where its summary goes
         self.current: LoadRun | None = None
         self.greenlets: list[gevent.Greenlet] = []

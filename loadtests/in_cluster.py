@@ -36,6 +36,7 @@ from harness.env import env_str
 from harness.errors import HarnessError
 from harness.longrun import Progress, say
 from harness.manifests import documents
+from harness.results import require_makeable, results_folder
 from harness.settings import REPO_ROOT
 from harness.targets.k8s import KubeAccess
 from harness.wait import WaitTimeout, poll
@@ -45,7 +46,6 @@ from loadtests.options import (
     LoadOptionError,
     default,
     parse_duration,
-    results_dir_of,
 )
 from loadtests.run import (
     MAX_PROCESSES,
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             raise LoadOptionError(f"K3D_IMAGE_PULL_POLICY={pull_policy!r}: one of "
                                   f"{', '.join(PULL_POLICIES)}")  # fmt: skip
         objects = render(documents(MANIFEST), args, cluster.namespace, pull_policy)
-        results = results_dir_of(args.results_dir, "load-in-cluster")
+        results = require_makeable(results_folder(args.results_dir, "load-in-cluster"))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.loopback import require_loopback
-from harness.settings import REPO_ROOT
 
 MODES = ("open", "closed")
 TOPICS = ("t1", "t2")
@@ -31,7 +28,6 @@ MAX_ARRIVAL_RATE = 5000.0
 MAX_MESSAGES = 5_000_000  # an hour at 400 msgs/s is 1.44 million
 MAX_MESSAGE_BYTES = 60_000  # service-1 refuses bodies above 64 KiB
 MAX_DRAIN_SECONDS = 300.0
-RESULTS = REPO_ROOT / "results"
 
 
 class LoadOptionError(HarnessError):
@@ -164,13 +160,6 @@ PASSED_ON = tuple(option for option in OPTIONS if option.passed_on)
 
 def default(name: str) -> Any:
     return BY_NAME[name].default
-
-
-def results_dir_of(configured: str | Path | None, kind: str = "load") -> Path:
-    """The configured folder, or results/<kind>-<timestamp> (a new one for each run)."""
-    if configured:
-        return Path(configured)
-    return RESULTS / time.strftime(f"{kind}-%Y%m%d-%H%M%S")
 
 
 DEFAULT_RUN_SECONDS = parse_duration(default("run_time"), "--run-time")

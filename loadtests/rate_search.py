@@ -31,9 +31,10 @@ from typing import Any
 from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import arrivals_until_settled
+from harness.results import require_makeable, results_folder
 from harness.tokens import suite_token_env
 from loadtests.cpu_split import CpuMeter, describe_split, stack_pids
-from loadtests.options import MAX_USERS, results_dir_of
+from loadtests.options import MAX_USERS
 from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
 from loadtests.target_session import loopback_target
 
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_arguments().parse_args(argv)
     try:
         plan, limits = checked(args)
-        out = results_dir_of(args.results_dir, kind="rate-search")
+        out = require_makeable(results_folder(args.results_dir, "rate-search"))
         target = loopback_target()
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -36,6 +36,7 @@ from typing import Any
 from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import default_sigint, stop_group
+from harness.results import require_makeable, results_folder
 from harness.settings import REPO_ROOT
 from harness.targets import Target
 from harness.tokens import suite_token_env
@@ -49,7 +50,6 @@ from loadtests.options import (
     default,
     options_from,
     parse_duration,
-    results_dir_of,
 )
 from loadtests.target_session import loopback_target
 
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_given(args)
         target = loopback_target()
-        results = results_dir_of(args.results_dir)
+        results = require_makeable(results_folder(args.results_dir, "load"))
         command = LocustCommand(target.service1_url, target.prometheus_url, results, args, extra)
         validate_merged(command)
     except HarnessError as err:  # LoadOptionError and SettingsError are HarnessErrors

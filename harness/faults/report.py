@@ -8,12 +8,11 @@ import html
 import io
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.settings import REPO_ROOT
+from harness.results import require_makeable, results_folder
 
 COLUMNS = ("broker", "scenario", "acknowledged", "failed", "indeterminate", "delivered", "lost",
            "duplicated", "unexpected", "recovered", "dead_lettered", "recover_s",
@@ -24,9 +23,8 @@ HEADERS = ("broker", "scenario", "ok", "failed", "indet", "delivered", "lost", "
 
 def results_dir(root: Path | None = None) -> Path:
     """FAULTS_RESULTS_DIR when set (the broker comparison names it), else a new folder."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     named = os.environ.get("FAULTS_RESULTS_DIR", "").strip()
-    path = Path(named) if named else (root or REPO_ROOT / "results") / f"faults-{stamp}"
+    path = require_makeable(results_folder(named or None, "faults", root))
     path.mkdir(parents=True, exist_ok=True)
     return path
 

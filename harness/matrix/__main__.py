@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +24,8 @@ from harness.matrix.differences import DOCUMENT, notes_and_unexplained, read_kno
 from harness.matrix.observations import Observation
 from harness.matrix.runner import ReleaseRun, run_release
 from harness.matrix.table import BehaviourTable, html_page, markdown
-from harness.settings import DEFAULT_DAPR_VERSION, REPO_ROOT
+from harness.results import require_makeable, results_folder
+from harness.settings import DEFAULT_DAPR_VERSION
 
 OLDEST_SUPPORTED = "1.16.0"  # the oldest release the Go module proxy serves that builds here
 DEFAULT_VERSIONS = f"{OLDEST_SUPPORTED},{DEFAULT_DAPR_VERSION}"
@@ -37,11 +37,6 @@ def versions_from(raw: str) -> list[str]:
     if len(set(versions)) < 2:
         raise HarnessError(f"DAPR_VERSIONS={raw!r}: a matrix needs two or more releases")
     return list(dict.fromkeys(versions))
-
-
-def results_dir() -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return REPO_ROOT / "results" / f"matrix-{stamp}"
 
 
 def judge(out: Path, runs: Sequence[ReleaseRun], document: Path) -> tuple[list[str], list[str]]:
@@ -98,7 +93,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         else:
             versions = versions_from(args.versions)
             read_known(args.differences)  # a broken document stops the run before it starts
-            out = results_dir()
+            out = require_makeable(results_folder(None, "matrix"))
             out.mkdir(parents=True, exist_ok=True)
             runs = [run_release(version, out, env) for version in versions]
             save(out, runs)

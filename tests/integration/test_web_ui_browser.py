@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from harness.processes import default_sigint, stop_group
+from harness.results import results_folder
 from harness.settings import REPO_ROOT, StackSettings
 from harness.tokens import read_tokens, suite_token_env
 from harness.wait import wait_until
@@ -45,7 +45,7 @@ def harness(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    folder = REPO_ROOT / "results" / time.strftime("web-ui-%Y%m%d-%H%M%S", time.gmtime())
+    folder = results_folder(None, "web-ui")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -27,7 +27,6 @@ from loadtests.options import (
     from_locust,
     parse_duration,
     parse_mix,
-    results_dir_of,
 )
 
 LOCUST_CONF = REPO_ROOT / "loadtests" / "locust.conf"
@@ -268,9 +267,3 @@ def test_an_option_from_the_environment_reaches_locust() -> None:
     parsed = locust_facts(env={"LOCUST_MAX_LOST": "3", "LOCUST_MODE": "Closed"})["parsed"]
     assert parsed["max_lost"] == 3  # type: ignore[index]
     assert from_locust(argparse.Namespace(**parsed)).mode == "closed"  # type: ignore[arg-type]
-
-
-def test_results_go_to_one_new_folder_per_run_unless_configured(tmp_path: Path) -> None:
-    assert results_dir_of(str(tmp_path)) == tmp_path
-    assert results_dir_of("").parent == REPO_ROOT / "results"
-    assert results_dir_of(None, "bench-generator").name.startswith("bench-generator-")

@@ -112,6 +112,17 @@ def test_bad_input_exits_2_with_one_line(flags: list[str], message: str) -> None
     assert time.monotonic() - started < 10  # refused at once: no stack, no locust
 
 
+def test_a_results_folder_that_cannot_be_made_is_refused_before_the_run(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    done = run_cli("--results-dir", str(tmp_path / "file" / "run"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: results folder {tmp_path / 'file' / 'run'}: "
+        f"{tmp_path / 'file'} is a file, not a folder"
+    )
+    assert done.stdout == ""
+
+
 def test_a_non_loopback_host_is_refused_even_after_double_dash() -> None:
     """Flags after -- reach locust; the locustfile's own check refuses them before any load."""
     done = run_cli("--", "--host", "http://10.1.2.3:6060")
