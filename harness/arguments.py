@@ -59,11 +59,19 @@ def command_failed(err: BaseException) -> int:
     return 1
 
 
-def run_command(body: Callable[[], str]) -> int:
+def run_command(
+    body: Callable[[], str],
+    prog: str | None = None,
+    doc: str | None = None,
+    argv: list[str] | None = None,
+) -> int:
     """A `python -m harness.<tool>` entry point: print what `body` answers and exit 0, or
-    print a HarnessError as one line and exit 2."""
+    print a HarnessError as one line and exit 2. Given `prog`, the command takes no
+    arguments: `--help` shows `doc`, anything else is refused before `body` starts."""
     from harness.errors import HarnessError  # the daprd installer runs on the stdlib only
 
+    if prog:
+        one_line_parser(prog, doc).parse_args(sys.argv[1:] if argv is None else argv)
     try:
         print(body())
     except HarnessError as exc:

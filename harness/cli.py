@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness.arguments import bounded_int
+from harness.arguments import bounded_int, one_line_parser
 from harness.errors import HarnessError
 from harness.local_stack import LocalStack
 from harness.ports import is_port_free
@@ -124,7 +124,7 @@ def cmd_supervise(settings: StackSettings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    parser = one_line_parser("python -m harness", __doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the local stack in the background; return when ready")
     sub.add_parser("down", help="stop what `up` started")

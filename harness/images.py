@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from harness.longrun import Progress, last_line, run_step, say
 from harness.settings import REPO_ROOT
@@ -217,15 +218,18 @@ def build_all(progress: Progress = _say, base: str | None = BASE_IMAGE) -> list[
 def main(argv: list[str] | None = None) -> int:
     """`python -m harness.images [--json] [--load]`: build the images (--load: also the load
     generator's), print sizes and times."""
-    args = sys.argv[1:] if argv is None else argv
+    parser = one_line_parser("python -m harness.images", main.__doc__)
+    parser.add_argument("--json", action="store_true", help="print the builds as JSON")
+    parser.add_argument("--load", action="store_true", help="also the load generator's image")
+    args = parser.parse_args(argv)
     try:
         built = build_all()
-        if "--load" in args:
+        if args.load:
             built.append(ensure_load_image())
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if "--json" in args:
+    if args.json:
         print(json.dumps([b.__dict__ for b in built], indent=2))
     else:
         for image in built:

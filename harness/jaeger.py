@@ -114,9 +114,11 @@ def services_of(body: dict[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """`python -m harness.jaeger`: install Jaeger for the local stack (standard library only)."""
-    return run_command(lambda: f"jaeger at {ensure_jaeger()}")
+    return run_command(
+        lambda: f"jaeger at {ensure_jaeger()}", "python -m harness.jaeger", main.__doc__, argv
+    )
 
 
 if __name__ == "__main__":

@@ -89,9 +89,10 @@ def ensure_kafka_jars(version: str = DEFAULT_VERSION) -> Path:
     return libs
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """`python -m harness.kafka_jars`: fetch Kafka's jars for the local stack."""
-    return run_command(lambda: f"kafka jars at {ensure_kafka_jars()}")
+    prog = "python -m harness.kafka_jars"
+    return run_command(lambda: f"kafka jars at {ensure_kafka_jars()}", prog, main.__doc__, argv)
 
 
 if __name__ == "__main__":

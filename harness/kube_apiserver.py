@@ -331,7 +331,7 @@ class KubeApiserver:
         return {p.name: p.log_tail(lines) for p in self.processes}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """`python -m harness.kube_apiserver`: build if needed, start, report, stop."""
 
     def check() -> str:
@@ -339,7 +339,7 @@ def main() -> int:
             version = k8s.VersionApi(server.api_client()).get_code()
             return f"kube-apiserver {version.git_version} on {server.url} (etcd: Debian); ok"
 
-    return run_command(check)
+    return run_command(check, "python -m harness.kube_apiserver", main.__doc__, argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Any
 
 import grpc
 
+from harness.arguments import bounded_int, one_line_parser
 from harness.processes import ManagedProcess
 from loadtests import served_app
 
@@ -62,5 +63,11 @@ def answers(port: int) -> bool:
     return True
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = one_line_parser("python -m loadtests.noop_grpc", __doc__)
+    parser.add_argument("port", type=bounded_int(1024, 65535), help="1024..65535, on 127.0.0.1")
+    asyncio.run(serve(parser.parse_args(argv).port))
+
+
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1])))
+    main()

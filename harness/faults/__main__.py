@@ -8,10 +8,10 @@ at Dapr by hand.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from harness.faults.report import results_dir, table_lines, write_results
 from harness.faults.runner import run_scenario
@@ -19,7 +19,7 @@ from harness.faults.scenarios import BY_NAME, require_local_target, selected, se
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.faults")
+    parser = one_line_parser("python -m harness.faults", __doc__)
     parser.add_argument("names", nargs="*", help=f"scenarios (default all): {', '.join(BY_NAME)}")
     args = parser.parse_args(argv)
     try:

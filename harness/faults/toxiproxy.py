@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from harness.arguments import run_command
 from harness.errors import HarnessError
 from harness.gobuild import GoCommand, ensure_command
 from harness.longrun import say
@@ -115,9 +116,12 @@ class Toxiproxy:
             raise HarnessError(f"toxiproxy: {what}: {response.status_code} {response.text}")
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.faults.toxiproxy`: build toxiproxy-server for the fault scenarios."""
+    return run_command(
+        lambda: str(ensure_toxiproxy()), "python -m harness.faults.toxiproxy", main.__doc__, argv
+    )
+
+
 if __name__ == "__main__":
-    try:
-        print(ensure_toxiproxy())
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    sys.exit(main())
