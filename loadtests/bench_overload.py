@@ -31,6 +31,7 @@ from harness.errors import HarnessError
 from harness.results import require_makeable, results_folder
 from harness.settings import StackSettings
 from harness.targets.local import LocalTarget
+from loadtests.options import MAX_ARRIVAL_RATE, MIN_ARRIVAL_RATE
 from loadtests.rate_search import Step, locust_step
 
 DEFAULT_OFFSET = 7100
@@ -76,7 +77,15 @@ def checked(args: argparse.Namespace) -> list[float]:
         raise HarnessError("--step-seconds must be between 5 and 300")
     if not 1 <= args.max_backlog <= 1_000_000:
         raise HarnessError("--max-backlog must be between 1 and 1000000 messages")
-    return [round(args.knee * m, 1) for m in multiples_of(args.multiples)]
+    rates = [round(args.knee * m, 1) for m in multiples_of(args.multiples)]
+    outside = [r for r in rates if not MIN_ARRIVAL_RATE <= r <= MAX_ARRIVAL_RATE]
+    if outside:
+        raise HarnessError(
+            f"--knee {args.knee:g} times --multiples {args.multiples!r} gives "
+            f"{', '.join(f'{r:g}' for r in outside)} msgs/s: each rate must be in "
+            f"{MIN_ARRIVAL_RATE:g}..{MAX_ARRIVAL_RATE:g}"
+        )
+    return rates
 
 
 def stack_settings(max_backlog: int) -> StackSettings:

@@ -24,6 +24,7 @@ TOPICS = ("t1", "t2")
 
 MAX_RUN_SECONDS = 24 * 3600  # a soak runs for hours; every run still has an end
 MAX_USERS = 100
+MIN_ARRIVAL_RATE = 0.1  # locust's constant_throughput cannot pace slower than this
 MAX_ARRIVAL_RATE = 5000.0
 MAX_MESSAGES = 5_000_000  # an hour at 400 msgs/s is 1.44 million
 MAX_MESSAGE_BYTES = 60_000  # service-1 refuses bodies above 64 KiB
@@ -216,7 +217,8 @@ class LoadOptions:
         _check_range("--users", self.users, 1, MAX_USERS)
         _check_range("--run-time (seconds)", self.run_seconds, 1, MAX_RUN_SECONDS)
         if self.mode == "open":
-            _check_range("--arrival-rate (msgs/s)", self.arrival_rate, 0.1, MAX_ARRIVAL_RATE)
+            _check_range("--arrival-rate (msgs/s)", self.arrival_rate, MIN_ARRIVAL_RATE,
+                         MAX_ARRIVAL_RATE)  # fmt: skip
         _check_range("--think-time (seconds)", self.think_time, 0, 60)
         _check_range("--message-bytes", self.message_bytes, 0, MAX_MESSAGE_BYTES)
         _check_range("--drain-seconds", self.drain_seconds, 0, MAX_DRAIN_SECONDS)

@@ -34,7 +34,7 @@ from harness.ledger import arrivals_until_settled
 from harness.results import require_makeable, results_folder
 from harness.tokens import suite_token_env
 from loadtests.cpu_split import CpuMeter, describe_split, stack_pids
-from loadtests.options import MAX_USERS
+from loadtests.options import MAX_ARRIVAL_RATE, MAX_USERS, MIN_ARRIVAL_RATE
 from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
 from loadtests.target_session import loopback_target
 
@@ -119,8 +119,9 @@ def _next_rate(good: float, bad: float, plan: Search) -> float:
     """Double until a failure, then bisect; 0 when the search is done."""
     if not bad:
         return 0.0 if good >= plan.max_rate else min(good * 2, plan.max_rate)
-    if not good:  # the knee is below --start: halve down to an eighth of it
-        return bad / 2 if bad / 2 >= plan.start / 8 else 0.0
+    if not good:  # the knee is below --start: halve down to an eighth of it, or locust's floor
+        half = bad / 2
+        return half if half >= max(plan.start / 8, MIN_ARRIVAL_RATE) else 0.0
     if bad - good <= plan.precision * good:
         return 0.0
     return round((good + bad) / 2, 1)
@@ -246,15 +247,18 @@ def build_arguments() -> argparse.ArgumentParser:
 
 
 def checked(args: argparse.Namespace) -> tuple[Search, Limits]:
-    if not 0 < args.start <= args.max_rate <= 10_000:
-        raise HarnessError("--start and --max-rate: 0 < start <= max-rate <= 10000 msgs/s")
+    if not MIN_ARRIVAL_RATE <= args.start <= args.max_rate <= MAX_ARRIVAL_RATE:  # NaN fails too
+        raise HarnessError(
+            f"--start and --max-rate: {MIN_ARRIVAL_RATE:g} <= start <= max-rate <= "
+            f"{MAX_ARRIVAL_RATE:g} msgs/s"
+        )
     if not 5 <= args.step_seconds <= 300:
         raise HarnessError("--step-seconds must be between 5 and 300")
     if not 1 <= args.max_steps <= 20:
         raise HarnessError("--max-steps must be between 1 and 20")
     if not 0.01 <= args.precision <= 1:
         raise HarnessError("--precision must be between 0.01 and 1")
-    if args.p99_e2e_ms <= 0:
+    if not args.p99_e2e_ms > 0:
         raise HarnessError("--p99-e2e-ms must be positive")
     plan = Search(args.start, args.max_rate, args.precision, args.max_steps)
     return plan, Limits(p99_e2e_ms=args.p99_e2e_ms)

@@ -27,6 +27,8 @@ def test_the_rates_are_the_multiples_of_the_knee() -> None:
     ("flags", "says"),
     [
         (["--multiples", "1,x"], "numbers separated by commas"),
+        (["--knee", "1000", "--multiples", "1,6"], "gives 6000 msgs/s: each rate must be in"),
+        (["--knee", "1", "--multiples", "0.01,1"], "gives 0 msgs/s"),
         (["--multiples", "0,2"], "each in 0..10"),
         (["--knee", "0"], "--knee"),
         (["--step-seconds", "1"], "--step-seconds"),

@@ -61,6 +61,11 @@ def test_a_stack_that_sustains_nothing_has_no_knee() -> None:
     assert [s.offered for s in steps] == [50, 25, 12.5, 6.25] and knee(steps, LIMITS) is None
 
 
+def test_a_downward_search_stops_at_the_lowest_rate_locust_paces() -> None:
+    steps = search(fake_stack(0.01), Search(0.4, 10), LIMITS)
+    assert [s.offered for s in steps] == [0.4, 0.2, 0.1]
+
+
 def test_the_step_count_is_bounded() -> None:
     assert len(search(fake_stack(333), Search(50, 1600, precision=0.01, max_steps=5), LIMITS)) == 5
 
@@ -99,7 +104,9 @@ def test_results_are_a_table_a_chart_and_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv",
     [["--start", "0"], ["--start", "500", "--max-rate", "100"], ["--step-seconds", "1"],
-     ["--max-steps", "50"], ["--precision", "0"], ["--p99-e2e-ms", "-1"]],
+     ["--max-steps", "50"], ["--precision", "0"], ["--p99-e2e-ms", "-1"],
+     ["--start", "0.05"], ["--max-rate", "6000"], ["--start", "nan"], ["--max-rate", "nan"],
+     ["--precision", "nan"], ["--p99-e2e-ms", "nan"]],
 )  # fmt: skip
 def test_bad_options_are_refused_in_one_line(argv: list[str]) -> None:
     with pytest.raises(HarnessError):
