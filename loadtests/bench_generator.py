@@ -232,12 +232,17 @@ def parse_wrk(output: str) -> WrkResult:
     return WrkResult(requests - non_2xx, seconds, detail)
 
 
-@contextmanager
-def wrk_process(endpoint_url: str, args: argparse.Namespace) -> Iterator[subprocess.Popen[str]]:
-    """wrk in its own process group, stopped if the block ends before it did."""
+def require_wrk() -> str:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise HarnessError("wrk is not installed (Debian package `wrk`)")
+    return wrk
+
+
+@contextmanager
+def wrk_process(endpoint_url: str, args: argparse.Namespace) -> Iterator[subprocess.Popen[str]]:
+    """wrk in its own process group, stopped if the block ends before it did."""
+    wrk = require_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-wrk-") as script:
         script.write(wrk_script("bench-wrk", args.message_bytes))
         script.flush()
@@ -286,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args.results = results_folder(None, "bench-generator")
     stretches: list[Stretch] = []
     try:
+        require_wrk()  # before locust's phases, which may come first
         port = args.port or pinned_port(PORT)
         url = f"http://127.0.0.1:{port}"
         with (

@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from harness.arguments import bounded_int, one_line_parser
+from harness.arguments import bounded_int, existing_folder, one_line_parser
 from system_under_test.service1.ledger import Delivery, Ledger
 
 ENVELOPE = {
@@ -66,7 +66,7 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = one_line_parser("python -m loadtests.bench_ledger", __doc__)
     parser.add_argument("--records", type=bounded_int(1, 1_000_000), default=10_000)
-    parser.add_argument("--dir", type=Path, default=None, help="where to put the file")
+    parser.add_argument("--dir", type=existing_folder, default=None, help="where to put the file")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as workdir:
         ledger = Ledger.open(Path(workdir) / "bench-ledger.sqlite3")

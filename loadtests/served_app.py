@@ -18,7 +18,7 @@ import httpx
 
 from harness.env import env_int
 from harness.errors import HarnessError
-from harness.ports import ensure_ports_free
+from harness.ports import ensure_ports_free, require_pinned_range
 from harness.processes import ManagedProcess
 from harness.settings import REPO_ROOT, UVICORN_FLAGS
 from harness.wait import WaitTimeout, poll
@@ -27,8 +27,11 @@ READY_TIMEOUT = 30.0
 
 
 def pinned_port(base: int) -> int:
-    """`base` moved by HARNESS_PORT_OFFSET, as every port of the local stack is."""
-    return base + env_int(os.environ, "HARNESS_PORT_OFFSET", 0)
+    """`base` moved by HARNESS_PORT_OFFSET, as every port of the local stack is, and kept in
+    the pinned range (an offset that moves it out is one line, not an OverflowError)."""
+    port = base + env_int(os.environ, "HARNESS_PORT_OFFSET", 0)
+    require_pinned_range({f"{base} + HARNESS_PORT_OFFSET": port})
+    return port
 
 
 @contextmanager

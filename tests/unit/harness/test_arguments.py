@@ -91,6 +91,8 @@ ENTRY_POINTS = [
      "require_local_target"),
     ("loadtests.noop_grpc", [], "error: the following arguments are required: port", "serve"),
     ("loadtests.noop_grpc", ["80"], "error: argument port: 80 is not in 1024..65535", "serve"),
+    ("loadtests.bench_ledger", ["--dir", "/nonexistent"],
+     "error: argument --dir: '/nonexistent' is not a folder", "Ledger"),
 ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from loadtests import bench_generator
 from loadtests.bench_generator import (
     Sample,
     Stretch,
@@ -54,6 +55,23 @@ def test_the_benchmark_refuses_an_unbounded_run_in_one_line(
         build_bench_parser().parse_args(["--seconds", "3600"])
     assert exited.value.code == 2
     assert capsys.readouterr().err == "error: argument --seconds: 3600 is not in 5..60\n"
+
+
+def test_without_wrk_nothing_runs(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(bench_generator.shutil, "which", lambda name: None)
+    monkeypatch.setattr(bench_generator, "served", lambda *a, **k: pytest.fail("a phase started"))
+    assert bench_generator.main(["--seconds", "5"]) == 1
+    assert capsys.readouterr().err == "error: wrk is not installed (Debian package `wrk`)\n"
+
+
+def test_an_offset_that_moves_the_endpoint_out_of_range_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(bench_generator.shutil, "which", lambda name: "/usr/bin/wrk")
+    monkeypatch.setenv("HARNESS_PORT_OFFSET", "70000")
+    monkeypatch.setattr(bench_generator, "served", lambda *a, **k: pytest.fail("a phase started"))
+    assert bench_generator.main(["--seconds", "5"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: port {bench_generator.PORT + 70000} for ")
 
 
 def test_a_stretch_charges_the_requests_to_the_generator_cpu() -> None:
