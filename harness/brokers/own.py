@@ -80,8 +80,11 @@ class OwnComponent:
 def _values(path: Path, spec: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The metadata as name/value pairs; the local stack has no secret store to resolve
     a secretKeyRef, so such an entry is refused."""
+    entries = spec.get("metadata") or []
+    if not isinstance(entries, list):
+        raise HarnessError(f"{ENV}={path}: spec.metadata must be a list of name/value entries")
     pairs = []
-    for entry in spec.get("metadata") or []:
+    for entry in entries:
         if not isinstance(entry, dict) or "name" not in entry:
             raise HarnessError(f"{ENV}={path}: a metadata entry without a name: {entry!r}")
         if "value" not in entry:

@@ -236,12 +236,22 @@ def selected(env: dict[str, str] | None = None) -> list[Scenario]:
     return [BY_NAME[name] for name in names]
 
 
+SERVICE_IMAGES = ("HARNESS_SERVICE1_IMAGE", "HARNESS_SERVICE2_IMAGE")
+
+
 def require_local_target(env: dict[str, str] | None = None) -> None:
-    """Faults are injected into processes this machine runs; a cluster cannot take them yet."""
+    """Faults are injected into processes this machine runs; a cluster cannot take them yet,
+    nor can services run as containers."""
     env = dict(os.environ if env is None else env)
     kind = env.get("E2E_TARGET", "local").strip().lower() or "local"
     if kind != "local":
         raise HarnessError(
             f"E2E_TARGET={kind}: faults can only be injected into the local stack "
             "(its processes are this machine's); unset E2E_TARGET"
+        )
+    images = [name for name in SERVICE_IMAGES if env.get(name, "").strip()]
+    if images:
+        raise HarnessError(
+            f"{' and '.join(images)}: the fault scenarios kill and pause the services' own "
+            "processes, and a killed `docker run` client leaves its container serving; unset it"
         )

@@ -69,12 +69,16 @@ def test_a_named_broker_beside_an_own_component_is_refused(tmp_path: Path) -> No
         ({"kind": "Configuration", "spec": {}}, "not a Dapr Component"),
         ({"kind": "Component", "spec": {"type": "state.redis"}}, "not a pubsub component"),
         (
+            {"kind": "Component", "spec": {"type": "pubsub.redis", "metadata": {"redisHost": "x"}}},
+            "spec.metadata must be a list of name/value entries",
+        ),
+        (
             {"kind": "Component", "spec": {"type": "pubsub.redis", "metadata": [
                 {"name": "redisPassword", "secretKeyRef": {"name": "s", "key": "k"}}]}},
             "no secret store",
         ),
     ],
-    ids=["not yaml", "not a component", "not pubsub", "secret reference"],
+    ids=["not yaml", "not a component", "not pubsub", "metadata not a list", "secret reference"],
 )  # fmt: skip
 def test_a_component_the_stack_cannot_use_is_named_in_one_line(
     tmp_path: Path, resource: object, said: str

@@ -51,6 +51,15 @@ def test_a_cluster_target_is_refused_with_the_reason():
         require_local_target({"E2E_TARGET": "k3d"})
 
 
+def test_services_run_as_images_are_refused_with_the_reason():
+    with pytest.raises(HarnessError) as caught:
+        require_local_target({"HARNESS_SERVICE2_IMAGE": "dapr-suite/service-2:suite"})
+    assert str(caught.value) == (
+        "HARNESS_SERVICE2_IMAGE: the fault scenarios kill and pause the services' own "
+        "processes, and a killed `docker run` client leaves its container serving; unset it"
+    )
+
+
 def test_every_scenario_of_the_issue_is_there_with_load_around_its_fault():
     # ten faults on Redis, the network one twice; the broker restart on the other brokers
     assert len(SCENARIOS) == 12 and len(BY_NAME) == 12
