@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -343,7 +344,10 @@ def run(s: ClusterSettings, argv: list[str]) -> int:
     """Run `argv` with the target pointed at the cluster; its exit code."""
     if not argv:
         raise HarnessError("run needs a command: python -m harness.cluster run pytest e2e")
-    return subprocess.run(argv, env={**os.environ, **ready_env(s)}, check=False).returncode
+    environment = {**os.environ, **ready_env(s)}
+    if not shutil.which(argv[0], path=environment.get("PATH")):
+        raise HarnessError(f"run: {argv[0]!r} is not a command found on PATH")
+    return subprocess.run(argv, env=environment, check=False).returncode
 
 
 COMMANDS = {"up": up, "down": down, "status": status, "env": env}

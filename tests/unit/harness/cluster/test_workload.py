@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.cluster import __main__ as cluster_main
 from harness.cluster import port_mappings, prometheus, workload
 from harness.cluster.__main__ import main
 from harness.errors import HarnessError
@@ -143,3 +144,11 @@ def test_only_run_takes_a_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["status", "pytest"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err == "error: status takes no arguments\n"
+
+
+def test_run_names_a_command_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster_main, "ready_env", lambda s: {"E2E_TARGET": "k8s"})
+    assert main(["run", "pytset", "e2e"]) == 2
+    assert capsys.readouterr().err == "error: run: 'pytset' is not a command found on PATH\n"
