@@ -29,8 +29,10 @@ from typing import Any
 from harness.arguments import OPTION_ERROR_EXIT, command_failed, one_line_parser
 from harness.brokers import BROKER_NAMES, BROKERS
 from harness.errors import HarnessError
+from harness.faults.scenarios import require_local_target, selected
+from harness.faults.stack import FaultProfile, profile_from_env
 from harness.results import require_makeable, results_folder
-from harness.settings import REPO_ROOT
+from harness.settings import REPO_ROOT, StackSettings
 from loadtests.rate_search import Limits, Step
 
 GATE_LIMIT_SECONDS = 600.0
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
     try:
         brokers = chosen(args.brokers)
         _check_search_args(search_args)
+        check_every_broker(brokers, faults=not args.no_faults)
         out = require_makeable(results_folder(args.results_dir, "brokers"))
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -286,6 +289,21 @@ def main(argv: list[str] | None = None, run: Runner = run_child) -> int:
     print((out / "comparison.md").read_text())
     print(f"results: {out}")
     return 0 if all(r.ok for r in results) else 1
+
+
+def check_every_broker(
+    brokers: Sequence[str], faults: bool, env: dict[str, str] | None = None
+) -> None:
+    """Each broker's stack settings and fault scenarios, before the first broker runs: a bad
+    HARNESS_* setting or a scenario of FAULT_SCENARIOS that a later broker lacks would
+    otherwise stop the comparison hours in."""
+    for broker in brokers:
+        with_broker = {**(os.environ if env is None else env), "HARNESS_BROKER": broker}
+        StackSettings.from_env(with_broker)
+        if faults:
+            require_local_target(with_broker)
+            profile_from_env(FaultProfile(), with_broker)
+            selected(with_broker)
 
 
 def _check_search_args(search_args: list[str]) -> None:

@@ -76,6 +76,32 @@ def test_bad_options_are_one_line_and_exit_2(argv: list[str], tmp_path: Path, ca
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"HARNESS_PORT_OFFSET": "x"}, "HARNESS_PORT_OFFSET"),
+        ({"FAULT_SCENARIOS": "sidecar-kill,broker-restart"}, "not for HARNESS_BROKER=redis"),
+        ({"HARNESS_SERVICE1_IMAGE": "dapr-suite/service-1:suite"}, "HARNESS_SERVICE1_IMAGE"),
+    ],
+)
+def test_every_brokers_settings_are_checked_before_the_first_runs(
+    env: dict[str, str], says: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ran: list[list[str]] = []
+
+    def runner(argv: list[str], env: dict[str, str], limit: float):
+        ran.append(argv)
+        raise AssertionError("a broker ran")
+
+    code = main(["--brokers", "nats,redis", "--results-dir", str(tmp_path / "out")], runner)
+    err = capsys.readouterr().err
+    assert (code, ran) == (2, [])
+    assert err.startswith("error:") and says in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_broker_whose_faults_differ_from_its_document_fails_the_command(tmp_path: Path) -> None:
     code = main(["--brokers", "redis,nats", "--results-dir", str(tmp_path)],
                 fake_runner(set(), {"nats"}))  # fmt: skip
