@@ -22,7 +22,7 @@ from harness.daprd import check_version_string
 from harness.errors import HarnessError
 from harness.matrix.differences import DOCUMENT, notes_and_unexplained, read_known
 from harness.matrix.observations import Observation
-from harness.matrix.runner import ReleaseRun, run_release
+from harness.matrix.runner import ReleaseRun, preflight, run_release
 from harness.matrix.table import BehaviourTable, html_page, markdown
 from harness.results import require_makeable, results_folder
 from harness.settings import DEFAULT_DAPR_VERSION
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         else:
             versions = versions_from(args.versions)
             read_known(args.differences)  # a broken document stops the run before it starts
+            preflight(versions, env)
             out = require_makeable(results_folder(None, "matrix"))
             out.mkdir(parents=True, exist_ok=True)
             runs = [run_release(version, out, env) for version in versions]

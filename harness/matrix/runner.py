@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +25,10 @@ from harness.env import env_int, env_str
 from harness.errors import HarnessError
 from harness.faults.report import write_results
 from harness.faults.runner import run_scenario
-from harness.faults.scenarios import selected
+from harness.faults.scenarios import require_local_target, selected
 from harness.matrix.observations import Observation, from_fault_summaries, from_scoreboard
 from harness.progress import say
-from harness.settings import REPO_ROOT
+from harness.settings import REPO_ROOT, StackSettings
 from harness.subscription_profile import PLAIN, STANDARD
 
 SEMANTICS = "e2e/test_semantics.py"
@@ -51,6 +51,22 @@ class ReleaseRun:
 
 def _say(message: str) -> None:
     say("matrix", message)
+
+
+def preflight(versions: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    """What would stop the matrix part way, checked before the first release runs: each
+    release's stack settings for both profiles and for its fault scenarios, the scenarios
+    themselves, then every release's daprd (installed when absent)."""
+    env = dict(os.environ if env is None else env)
+    for version in versions:
+        for profile in (STANDARD, PLAIN):
+            StackSettings.from_env(semantics_env(version, profile, Path("unused"), env))
+        chosen = {**env, **faults_env(version, env)}
+        StackSettings.from_env(chosen)
+        require_local_target(chosen)
+        selected({"FAULT_SCENARIOS": chosen["FAULT_SCENARIOS"]})
+    for version in versions:
+        ensure_daprd(version)
 
 
 def run_release(version: str, out: Path, env: Mapping[str, str] | None = None) -> ReleaseRun:
