@@ -4,7 +4,8 @@ Both go into `results/e2e-<timestamp>/` (or `--e2e-report-dir` / `E2E_REPORT_DIR
 folder a CI keeps as its artifact. The HTML shows every check's outcome with the scoreboard
 rows and metric deltas it recorded, charts of the burst, and on a failure the sections the
 conftest attached (log tails, Prometheus queries). A folder that cannot be written stops
-the run before any test with one line.
+the run before any test with one line; a session refused at its start removes the folder
+it made, so refused runs leave no empty folders.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def writable_or_error(folder: Path) -> None:
 class E2eReport:
     """Collects each check's outcome during the run and writes report.html at its end."""
 
-    def __init__(self, folder: Path, scoreboard: Scoreboard) -> None:
+    def __init__(self, folder: Path, scoreboard: Scoreboard, made: bool = False) -> None:
         self.folder = folder
+        self.made = made  # this session made the folder: it removes it again if left empty
         self.scoreboard = scoreboard
         self.started = time.time()
         self.checks: dict[str, CheckResult] = {}
@@ -92,6 +94,11 @@ class E2eReport:
         if self.written:
             terminalreporter.write_line(self.written)
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """A session refused before it ran (bad settings) leaves no empty folder behind."""
+        if self.made and self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,7 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.collectonly or config.option.help or hasattr(config, "workerinput"):
         return
     folder = report_dir(config.getoption(OPTION))
+    made = not folder.exists()
     writable_or_error(folder)
     if not config.option.xmlpath:
         config.option.xmlpath = str(folder / "junit.xml")
-    config.pluginmanager.register(E2eReport(folder, SESSION_SCOREBOARD), "e2e-report")
+    config.pluginmanager.register(E2eReport(folder, SESSION_SCOREBOARD, made), "e2e-report")

@@ -112,3 +112,31 @@ def test_render_report_passes_when_every_check_passed() -> None:
     page = render_report([CheckResult("e2e/test_x.py::test_y")], board, 0.0, 1.0)
     assert "<span class='passed'>PASSED</span>" in page
     assert "NOT ok" in page  # the row itself: one message lost
+
+
+REFUSING_CONFTEST = textwrap.dedent(
+    """
+    import pytest
+    pytest_plugins = ["e2e.report"]
+
+    def pytest_sessionstart(session):
+        pytest.exit("faults: a bad setting", returncode=4)
+    """
+)
+
+
+def test_a_session_refused_at_its_start_leaves_no_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(REFUSING_CONFTEST)
+    (tmp_path / "test_checks.py").write_text(CHECKS)
+    made, kept = tmp_path / "made" / "report", tmp_path / "kept"
+    kept.mkdir()
+    for folder in (made, kept):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+             f"--e2e-report-dir={folder}", str(tmp_path)],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 4, done.stdout + done.stderr
+    assert not made.exists()  # the session made it and left it empty
+    assert kept.is_dir()  # it was there before: not the session's to remove
