@@ -83,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def kube_api(cluster: KubeAccess) -> Iterator[Any]:
-    """A client of the cluster the Kubernetes target uses, closed at the end."""
+    """A client of the cluster the Kubernetes target uses, closed at the end; an apiserver
+    that does not answer (refused, reset, timed out: urllib3's errors) is one line."""
     try:
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
+        from urllib3.exceptions import HTTPError as Unanswered
     except ImportError:
         raise HarnessError(
             "in-cluster load needs the kubernetes package: pip install 'dapr-pubsub-suite[k3d]'"
@@ -96,7 +98,13 @@ def kube_api(cluster: KubeAccess) -> Iterator[Any]:
     except (ConfigException, OSError, TypeError, ValueError) as err:
         raise HarnessError(f"kube context {cluster.context!r} not usable: {err}") from None
     with api:
-        yield api
+        try:
+            yield api
+        except Unanswered as err:
+            host = api.configuration.host
+            raise HarnessError(
+                f"the Kubernetes API at {host} did not answer: {_first_line(err)}"
+            ) from None
 
 
 # -- the objects ------------------------------------------------------------------------------
@@ -217,7 +225,10 @@ class InClusterRun:
         return name
 
     def follow(self, master: str, limit: float) -> MasterOutcome:
-        """Print the master's log as it comes (without the summary line), until it ends."""
+        """Print the master's log as it comes (without the summary line), until it ends; a
+        master still running at `limit` is named (its pods are deleted on the way out)."""
+        from urllib3.exceptions import ReadTimeoutError
+
         lines: list[str] = []
         summary = None
         stream: Any = self.core.read_namespaced_pod_log(
@@ -232,6 +243,10 @@ class InClusterRun:
                     continue
                 lines.append(line)
                 print(f"master | {line}", flush=True)
+        except ReadTimeoutError:
+            raise HarnessError(
+                f"the locust master {master} still ran at the run's limit of {limit:g} s"
+            ) from None
         finally:
             stream.release_conn()
         return MasterOutcome(self.exit_code(master), summary, lines)
@@ -273,6 +288,12 @@ class InClusterRun:
             self.progress("deleted the load pods, their Jobs and the master's Service")
         else:
             self.progress("deleted the load pods an earlier run left behind")
+
+
+def _first_line(err: BaseException) -> str:
+    """urllib3 nests the reason in a long repr; its first line is enough to act on."""
+    reason = getattr(err, "reason", None) or err
+    return str(reason).splitlines()[0] if str(reason) else type(err).__name__
 
 
 def _lines(stream: Any) -> Iterator[str]:

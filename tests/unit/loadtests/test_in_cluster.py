@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness.cluster import workload
 from harness.manifests import documents
@@ -178,3 +180,32 @@ def test_what_is_kept_and_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFi
     assert keep_results(MasterOutcome(1, summary(lost=1), []), tmp_path / "gate") == 1
     assert keep_results(MasterOutcome(0, None, ["crash"]), tmp_path / "none") == 1
     assert keep_results(MasterOutcome(None, None, []), tmp_path / "hung") == 1
+
+
+def test_an_apiserver_that_does_not_answer_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "clusters": [{"name": "gone", "cluster": {"server": f"https://127.0.0.1:{port}",
+                                                  "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+    }))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.in_cluster", "--results-dir", str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig), "K3D_CONTEXT": "gone"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        f"error: the Kubernetes API at https://127.0.0.1:{port} did not answer"
+    )
