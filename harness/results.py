@@ -35,23 +35,23 @@ def _unused(folder: Path) -> Path:
 
 
 def unwritable(folder: Path) -> str:
-    """Why `folder` cannot be made and written, or "" when it can; nothing is created."""
-    if folder.exists():
-        return "" if _writable_folder(folder) else _why(folder)
-    parent = folder.parent
-    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
-        parent = parent.parent
-    return "" if _writable_folder(parent) else _why(parent)
+    """Why `folder` cannot be made and written, or "" when it can; nothing is created.
+    The nearest part of its path that is there (a link too, even one to nothing) decides."""
+    nearest = folder
+    while not os.path.lexists(nearest) and nearest != nearest.parent:
+        nearest = nearest.parent
+    return "" if _writable_folder(nearest) else _why(nearest)
 
 
 def _writable_folder(path: Path) -> bool:
-    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+    # os.path's tests answer False where a folder on the way cannot be searched
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
 
 
 def _why(path: Path) -> str:
-    if path.is_symlink() and not path.exists():
+    if os.path.islink(path) and not os.path.exists(path):
         return f"{path} is a link to nothing"
-    if path.exists() and not path.is_dir():
+    if os.path.exists(path) and not os.path.isdir(path):
         return f"{path} is a file, not a folder"
     return f"{path} cannot be written"
 

@@ -40,7 +40,7 @@ import httpx
 from harness.arguments import command_failed, one_line_parser
 from harness.errors import HarnessError
 from harness.processes import stop_group, tree_cpu_seconds
-from harness.results import results_folder
+from harness.results import require_makeable, results_folder
 from harness.settings import REPO_ROOT
 from harness.tokens import SUITE_TOKEN_ENV, SUITE_TOKEN_HEADER
 from harness.wait import WaitTimeout, poll
@@ -288,9 +288,9 @@ PHASES: dict[str, Phase] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_bench_parser().parse_args(argv)
-    args.results = results_folder(None, "bench-generator")
     stretches: list[Stretch] = []
     try:
+        args.results = require_makeable(results_folder(None, "bench-generator"))
         require_wrk()  # before locust's phases, which may come first
         port = args.port or pinned_port(PORT)
         url = f"http://127.0.0.1:{port}"

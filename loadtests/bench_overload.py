@@ -32,7 +32,7 @@ from harness.results import require_makeable, results_folder
 from harness.settings import StackSettings
 from harness.targets.local import LocalTarget
 from loadtests.options import MAX_ARRIVAL_RATE, MIN_ARRIVAL_RATE
-from loadtests.rate_search import Step, locust_step
+from loadtests.rate_search import Step, check_steps, locust_step
 
 DEFAULT_OFFSET = 7100
 
@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rates = checked(args)
         out = require_makeable(results_folder(args.results_dir, "overload"))
-        stack_settings(args.max_backlog)  # a bad HARNESS_* setting, before anything starts
+        target = LocalTarget(stack_settings(args.max_backlog))  # a bad HARNESS_* setting
+        check_steps(rates, out, args.step_seconds, target)  # nothing is started by either
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT

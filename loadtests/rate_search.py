@@ -35,7 +35,7 @@ from harness.results import require_makeable, results_folder
 from harness.tokens import suite_token_env
 from loadtests.cpu_split import CpuMeter, describe_split, stack_pids
 from loadtests.options import MAX_ARRIVAL_RATE, MAX_USERS, MIN_ARRIVAL_RATE
-from loadtests.run import LocustCommand, build_parser, run_locust, time_limit
+from loadtests.run import LocustCommand, build_parser, run_locust, time_limit, validate_merged
 from loadtests.target_session import loopback_target
 
 QUIET_SECONDS = 3.0  # no new arrival for this long: the step's backlog has drained
@@ -121,10 +121,11 @@ def _next_rate(good: float, bad: float, plan: Search) -> float:
         return 0.0 if good >= plan.max_rate else min(good * 2, plan.max_rate)
     if not good:  # the knee is below --start: halve down to an eighth of it, or locust's floor
         half = bad / 2
-        return half if half >= max(plan.start / 8, MIN_ARRIVAL_RATE) else 0.0
+        return half if half >= lowest_rate(plan) else 0.0
     if bad - good <= plan.precision * good:
         return 0.0
-    return round((good + bad) / 2, 1)
+    middle = round((good + bad) / 2, 1)
+    return middle if good < middle < bad else 0.0  # rounding met a measured rate: done
 
 
 def knee(steps: list[Step], limits: Limits) -> Step | None:
@@ -147,24 +148,45 @@ def step_from_summary(offered: float, summary: dict[str, Any], results: Path) ->
     )
 
 
+# The search judges each step, not the load gate: its thresholds out of the way.
+LOOSE = ["--max-p95-publish-ms", "1000000000", "--max-p95-e2e-ms", "1000000000",
+         "--max-lost", "1000000000", "--max-fail-ratio", "1"]  # fmt: skip
+
+
+def step_command(out: Path, seconds: float, target: Any, rate: float) -> LocustCommand:
+    """The bounded open-model locust run of the step at `rate`, into out/rate-<rate>."""
+    users = min(MAX_USERS, max(10, int(rate * IN_FLIGHT_SECONDS)))  # locust's bound
+    folder = out / f"rate-{rate:g}"
+    args = build_parser().parse_args([
+        "--mode", "open", "--arrival-rate", f"{rate:g}", "--users", str(users),
+        "--spawn-rate", str(users), "--duration", f"{seconds:g}s", "--drain-seconds", "10",
+        "--results-dir", str(folder),
+    ])  # fmt: skip
+    return LocustCommand(target.service1_url, target.prometheus_url, folder, args, LOOSE)
+
+
+def check_steps(rates: list[float], out: Path, seconds: float, target: Any) -> None:
+    """locust's own check (locust.conf, LOCUST_* settings and the step's flags merged) of
+    the slowest and the fastest step, before any stack starts: a setting locust refuses
+    would otherwise stop the run at its first step, or at a later one."""
+    for rate in sorted({min(rates), max(rates)}):
+        validate_merged(step_command(out, seconds, target, rate))
+
+
+def lowest_rate(plan: Search) -> float:
+    """The slowest step a search can reach (see `_next_rate`)."""
+    return max(plan.start / 8, MIN_ARRIVAL_RATE)
+
+
 def locust_step(out: Path, seconds: float, target: Any) -> Measure:
     """One bounded open-model locust run per call, into out/rate-<rate>."""
 
     def measure(rate: float) -> Step:
-        users = min(MAX_USERS, max(10, int(rate * IN_FLIGHT_SECONDS)))  # locust's bound
-        folder = out / f"rate-{rate:g}"
-        args = build_parser().parse_args([
-            "--mode", "open", "--arrival-rate", f"{rate:g}", "--users", str(users),
-            "--spawn-rate", str(users), "--duration", f"{seconds:g}s", "--drain-seconds", "10",
-            "--results-dir", str(folder),
-        ])  # fmt: skip
-        # the search judges each step, not the load gate: its thresholds out of the way
-        loose = ["--max-p95-publish-ms", "1000000000", "--max-p95-e2e-ms", "1000000000",
-                 "--max-lost", "1000000000", "--max-fail-ratio", "1"]  # fmt: skip
-        command = LocustCommand(target.service1_url, target.prometheus_url, folder, args, loose)
+        command = step_command(out, seconds, target, rate)
+        folder = command.results_dir
         folder.mkdir(parents=True, exist_ok=True)
         meter = CpuMeter.start(stack_pids(target))
-        code = run_locust(command.argv(), time_limit(args), suite_token_env(target.tokens))
+        code = run_locust(command.argv(), time_limit(command.args), suite_token_env(target.tokens))
         summary_path = folder / "summary.json"
         if code not in (0, 1) or not summary_path.is_file():
             raise HarnessError(f"the step at {rate:g}/s ended with code {code}; see {folder}")
@@ -270,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         plan, limits = checked(args)
         out = require_makeable(results_folder(args.results_dir, "rate-search"))
         target = loopback_target()
+        check_steps([lowest_rate(plan), plan.max_rate], out, args.step_seconds, target)
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return OPTION_ERROR_EXIT

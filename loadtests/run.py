@@ -143,16 +143,24 @@ class LocustCommand:
         return [*argv, "--headless"]
 
 
+VALIDATE_SECONDS = 60.0  # locust's own start-up, gevent and the locustfile's imports
+
+
 def validate_merged(command: LocustCommand) -> None:
     """Let the locustfile check config file, environment and flags merged, before any start."""
-    done = subprocess.run(  # our own command line
-        command.argv(validate_only=True),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    try:
+        done = subprocess.run(  # our own command line
+            command.argv(validate_only=True),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=VALIDATE_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise LoadOptionError(
+            f"locust's option check did not finish within {VALIDATE_SECONDS:g} s"
+        ) from None
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise LoadOptionError(lines[-1].removeprefix("error: ") if lines else "locust refused")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.faults.report import results_dir, table_lines, write_results
+from harness.faults.report import results_dir, results_folder_to_be, table_lines, write_results
 from harness.faults.runner import ScenarioResult, run_scenario
 from harness.faults.scenarios import SCENARIOS, Scenario, require_local_target, selected
 from harness.faults.stack import FaultProfile, profile_from_env
@@ -47,6 +47,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         require_local_target()
         profile_from_env(FaultProfile())
         selected()
+        results_folder_to_be()
     except HarnessError as exc:  # SettingsError is one
         pytest.exit(f"faults: {exc}", returncode=4)
 

@@ -347,7 +347,10 @@ def run(s: ClusterSettings, argv: list[str]) -> int:
     environment = {**os.environ, **ready_env(s)}
     if not shutil.which(argv[0], path=environment.get("PATH")):
         raise HarnessError(f"run: {argv[0]!r} is not a command found on PATH")
-    return subprocess.run(argv, env=environment, check=False).returncode
+    try:
+        return subprocess.run(argv, env=environment, check=False).returncode
+    except OSError as exc:  # there, but not a program this machine can start
+        raise HarnessError(f"run: {argv[0]!r} cannot be started: {exc.strerror or exc}") from None
 
 
 COMMANDS = {"up": up, "down": down, "status": status, "env": env}

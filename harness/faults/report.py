@@ -21,10 +21,16 @@ HEADERS = ("broker", "scenario", "ok", "failed", "indet", "delivered", "lost", "
            "recovered", "dead", "recover s", "worst e2e s", "run s")  # fmt: skip
 
 
-def results_dir(root: Path | None = None) -> Path:
-    """FAULTS_RESULTS_DIR when set (the broker comparison names it), else a new folder."""
+def results_folder_to_be(root: Path | None = None) -> Path:
+    """FAULTS_RESULTS_DIR when set (the broker comparison names it), else a new folder's
+    name; checked, not made."""
     named = os.environ.get("FAULTS_RESULTS_DIR", "").strip()
-    path = require_makeable(results_folder(named or None, "faults", root))
+    return require_makeable(results_folder(named or None, "faults", root))
+
+
+def results_dir(root: Path | None = None) -> Path:
+    """The run's results folder, made."""
+    path = results_folder_to_be(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

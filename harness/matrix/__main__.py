@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         else:
             versions = versions_from(args.versions)
             read_known(args.differences)  # a broken document stops the run before it starts
-            preflight(versions, env)
             out = require_makeable(results_folder(None, "matrix"))
+            preflight(versions, env)
             out.mkdir(parents=True, exist_ok=True)
             runs = [run_release(version, out, env) for version in versions]
             save(out, runs)

@@ -26,6 +26,7 @@ from harness.errors import HarnessError
 from harness.faults.report import write_results
 from harness.faults.runner import run_scenario
 from harness.faults.scenarios import require_local_target, selected
+from harness.faults.stack import FaultProfile, profile_from_env
 from harness.matrix.observations import Observation, from_fault_summaries, from_scoreboard
 from harness.progress import say
 from harness.settings import REPO_ROOT, StackSettings
@@ -64,6 +65,7 @@ def preflight(versions: Sequence[str], env: Mapping[str, str] | None = None) -> 
         chosen = {**env, **faults_env(version, env)}
         StackSettings.from_env(chosen)
         require_local_target(chosen)
+        profile_from_env(FaultProfile(), chosen)
         selected({"FAULT_SCENARIOS": chosen["FAULT_SCENARIOS"]})
     for version in versions:
         ensure_daprd(version)

@@ -44,6 +44,13 @@ def test_a_file_in_the_path_is_named(tmp_path: Path) -> None:
     assert unwritable(tmp_path / "file" / "sub") == f"{tmp_path / 'file'} is a file, not a folder"
 
 
+def test_a_link_to_nothing_as_the_folder_itself_is_named(tmp_path: Path) -> None:
+    (tmp_path / "gone").symlink_to(tmp_path / "missing")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert unwritable(tmp_path / "gone") == f"{tmp_path / 'gone'} is a link to nothing"
+    assert unwritable(tmp_path / "loop") == f"{tmp_path / 'loop'} is a link to nothing"
+
+
 def test_a_link_to_nothing_is_named_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "gone").symlink_to(tmp_path / "missing")
     with pytest.raises(HarnessError) as caught:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
+from harness.settings import REPO_ROOT
 from loadtests.rate_search import (
     Limits,
     Search,
@@ -14,6 +18,7 @@ from loadtests.rate_search import (
     build_arguments,
     checked,
     knee,
+    lowest_rate,
     search,
     step_from_summary,
     write_results,
@@ -66,6 +71,11 @@ def test_a_downward_search_stops_at_the_lowest_rate_locust_paces() -> None:
     assert [s.offered for s in steps] == [0.4, 0.2, 0.1]
 
 
+def test_a_bisection_never_measures_a_rate_twice() -> None:
+    steps = search(fake_stack(0.12), Search(0.1, 0.2, precision=0.01, max_steps=8), LIMITS)
+    assert [s.offered for s in steps] == [0.1, 0.2]  # the middle rounds to 0.1 (or 0.2)
+
+
 def test_the_step_count_is_bounded() -> None:
     assert len(search(fake_stack(333), Search(50, 1600, precision=0.01, max_steps=5), LIMITS)) == 5
 
@@ -111,3 +121,30 @@ def test_results_are_a_table_a_chart_and_json(tmp_path: Path) -> None:
 def test_bad_options_are_refused_in_one_line(argv: list[str]) -> None:
     with pytest.raises(HarnessError):
         checked(build_arguments().parse_args(argv))
+
+
+@pytest.mark.parametrize("module", ["loadtests.rate_search", "loadtests.bench_overload"])
+def test_a_setting_locust_refuses_stops_the_run_before_any_stack(
+    module: str, tmp_path: Path
+) -> None:
+    argv = ["--knee", "100"] if module.endswith("overload") else []
+    done = subprocess.run(
+        [sys.executable, "-m", module, *argv, "--results-dir", str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "LOCUST_MESSAGE_BYTES": "70000", "HARNESS_RUN_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: --message-bytes 70000 must be in 0..60000"
+    ], done.stderr
+    assert not (tmp_path / "out").exists()
+    assert done.stdout == ""
+
+
+def test_the_slowest_step_is_the_halving_floor() -> None:
+    assert lowest_rate(Search(50, 400)) == 6.25
+    assert lowest_rate(Search(0.4, 10)) == 0.1

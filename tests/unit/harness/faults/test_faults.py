@@ -245,6 +245,11 @@ def test_the_command_refuses_a_cluster_target_in_one_line(capsys, monkeypatch):
             {"HARNESS_BROKER": "nats", "FAULT_SCENARIOS": "redis-restart-aof"},
             "faults: FAULT_SCENARIOS: redis-restart-aof not for HARNESS_BROKER=nats; on nats: ",
         ),
+        (
+            {"HARNESS_SERVICE1_IMAGE": "dapr-suite/service-1:suite"},
+            "faults: HARNESS_SERVICE1_IMAGE: the fault scenarios kill and pause",
+        ),
+        ({"FAULTS_RESULTS_DIR": "/dev/null/faults"}, "/dev/null is a file, not a folder"),
     ],
     ids=[
         "unknown scenario",
@@ -253,6 +258,8 @@ def test_the_command_refuses_a_cluster_target_in_one_line(capsys, monkeypatch):
         "bad proxy",
         "unknown broker",
         "not for this broker",
+        "services as images",
+        "results folder",
     ],
 )
 def test_the_pytest_session_ends_in_one_line_on_bad_input(env, says):

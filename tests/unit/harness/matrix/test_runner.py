@@ -24,6 +24,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ({"MATRIX_FAULT_SCENARIOS": "sidecar-term,nope"}, "unknown scenario(s) nope"),
         ({"MATRIX_FAULTS_PORT_OFFSET": "40000"}, "must be in 1024..32767"),
         ({"HARNESS_PORT_OFFSET": "x"}, "HARNESS_PORT_OFFSET"),
+        ({"FAULTS_BROKER_PROXY": "maybe"}, "FAULTS_BROKER_PROXY"),
         ({"HARNESS_SERVICE1_IMAGE": "dapr-suite/service-1:suite"}, "HARNESS_SERVICE1_IMAGE"),
     ],
 )
@@ -42,12 +43,25 @@ def test_settings_the_matrix_sets_itself_are_not_held_against_it(installed: list
 
 
 def test_main_makes_no_results_folder_when_the_preflight_refuses(
-    monkeypatch: pytest.MonkeyPatch, installed: list[str], capsys
+    monkeypatch: pytest.MonkeyPatch, installed: list[str], tmp_path, capsys
 ) -> None:
     from harness.matrix import __main__ as matrix
 
-    made: list[str] = []
-    monkeypatch.setattr(matrix, "results_folder", lambda *a: made.append("folder"))
+    folder = tmp_path / "matrix-run"
+    monkeypatch.setattr(matrix, "results_folder", lambda *a: folder)
     code = matrix.main(["--versions", "1.16.0,1.18.3"], {"MATRIX_FAULT_SCENARIOS": "nope"})
-    assert (code, made, installed) == (2, [], [])
+    assert (code, installed) == (2, [])
+    assert not folder.exists()
     assert capsys.readouterr().err.startswith("error: FAULT_SCENARIOS names unknown scenario")
+
+
+def test_a_results_folder_that_cannot_be_made_is_refused_before_any_daprd(
+    monkeypatch: pytest.MonkeyPatch, installed: list[str], tmp_path, capsys
+) -> None:
+    from harness.matrix import __main__ as matrix
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(matrix, "results_folder", lambda *a: tmp_path / "file" / "run")
+    assert matrix.main(["--versions", "1.16.0,1.18.3"], {}) == 2
+    assert installed == []
+    assert "is a file, not a folder" in capsys.readouterr().err
