@@ -27,7 +27,7 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
-from harness.arguments import bounded_int, one_line_parser
+from harness.arguments import OPTION_ERROR_EXIT, bounded_int, one_line_parser
 from harness.errors import HarnessError
 from harness.ledger import LedgerClient, new_run_id
 from harness.loopback import require_loopback
@@ -190,12 +190,16 @@ async def both_paths(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = StackSettings.from_env()
     try:
+        settings = StackSettings.from_env()
         require_loopback(settings.url(settings.redis_port), "redis")
         target = loopback_target()
         if target.name != "local":  # the direct path needs the local stack's own redis
             raise HarnessError("the Dapr cost benchmark runs on the local stack only")
+    except HarnessError as err:  # SettingsError is one
+        print(f"error: {err}", file=sys.stderr)
+        return OPTION_ERROR_EXIT
+    try:
         with target:
             direct, dapr = asyncio.run(both_paths(target, settings.redis_port, args))
     except HarnessError as err:
