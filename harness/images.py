@@ -25,6 +25,8 @@ from pathlib import Path
 from harness.arguments import one_line_parser
 from harness.errors import HarnessError
 from harness.longrun import Progress, last_line, run_step, say
+from harness.mounts import unmount_all
+from harness.processes import pid_alive
 from harness.settings import REPO_ROOT
 
 BASE_IMAGE = "dapr-suite/python-bookworm:3.11"
@@ -117,16 +119,19 @@ def ensure_base_image(progress: Progress = _say, ref: str = BASE_IMAGE) -> Built
         raise HarnessError(f"building the base image {ref} with debootstrap needs root")
     logs = cache_dir() / "logs"
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="base-image-", dir=_scratch()) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"base-image-{os.getpid()}-", dir=_scratch()) as tmp:
         rootfs = Path(tmp) / "rootfs"
         progress(f"debootstrap {DEBIAN_SUITE} minbase + {' '.join(BASE_PACKAGES)}")
-        run_step(
-            [
-                "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-                DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR,
-            ],
-            what="debootstrap", log=logs / "debootstrap.log", progress=progress,
-        )  # fmt: skip
+        try:
+            run_step(
+                [
+                    "debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+                    DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR,
+                ],
+                what="debootstrap", log=logs / "debootstrap.log", progress=progress,
+            )  # fmt: skip
+        finally:  # a debootstrap stopped part way leaves its chroot's /proc mounted
+            unmount_all(rootfs)
         _trim_rootfs(rootfs)
         tarball = Path(tmp) / "rootfs.tar"
         run_step(
@@ -144,8 +149,15 @@ def ensure_base_image(progress: Progress = _say, ref: str = BASE_IMAGE) -> Built
 
 
 def _scratch() -> Path:
+    """The build's scratch folder, with what a killed earlier build left there removed
+    (its folder names the build's process; a build still running keeps its own)."""
     path = cache_dir() / "tmp"
     path.mkdir(parents=True, exist_ok=True)
+    for leftover in path.glob("base-image-*-*"):
+        owner = leftover.name.split("-")[2]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            unmount_all(leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
     return path
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.cluster.configs import CNI_NETWORK, CONTAINERD_NAMESPACE
 from harness.cluster.settings import BRIDGE, CGROUP_ROOT, POD_SUBNET, ClusterSettings
+from harness.mounts import mounts_below, unmount_all
 from harness.wait import poll
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
@@ -89,22 +90,6 @@ def kill_all(pids: set[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-
-
-def mounts_below(directory: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> list[Path]:
-    """Mount points below `directory`, deepest first (so each unmount can succeed)."""
-    found = []
-    prefix = str(directory.resolve()) + "/"
-    for line in mountinfo.read_text().splitlines():
-        point = line.split()[4].encode().decode("unicode_escape")  # \\040 is a space
-        if point.startswith(prefix):
-            found.append(Path(point))
-    return sorted(found, key=lambda p: len(p.parts), reverse=True)
-
-
-def unmount_all(directory: Path) -> None:
-    for point in mounts_below(directory):
-        subprocess.run(["umount", "--lazy", str(point)], capture_output=True, check=False)
 
 
 def remove_bridge() -> None:

@@ -39,19 +39,6 @@ def test_fixed_dirs_are_removed_only_when_they_hold_nothing_of_anyone_else(
     assert (shared / "results" / "other-net-2-eth0").exists()
 
 
-def test_mounts_below_the_run_dir_come_deepest_first(tmp_path: Path) -> None:
-    info = tmp_path / "mountinfo"
-    run = tmp_path / "run"
-    run.mkdir()
-    info.write_text(
-        "1 0 0:1 / / rw - ext4 /dev/vda rw\n"
-        f"2 1 0:2 / {run}/a rw - tmpfs tmpfs rw\n"
-        f"3 2 0:3 / {run}/a/b\\040c rw - tmpfs tmpfs rw\n"
-        f"4 1 0:4 / {tmp_path}/runner rw - tmpfs tmpfs rw\n"
-    )
-    assert leftovers.mounts_below(run, info) == [run / "a" / "b c", run / "a"]
-
-
 def test_firewall_rules_are_recognised_by_the_pod_subnet() -> None:
     network = ipaddress.IPv4Network("10.244.0.0/24")
     ours = ["-A", "CNI-FORWARD", "-s", "10.244.0.7/32", "-j", "ACCEPT"]
